@@ -1,0 +1,5 @@
+"""promptgym: Gymnasium environments for RL-driven LLM code generation."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""The one task record every dataset loader produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Task:
+    """A programming task: what to write and how it is judged.
+
+    Attributes:
+        task_id: Unique id, e.g. ``"MBPP/11"`` or ``"HumanEval/0"``.
+        prompt: The natural-language task (MBPP's text; HumanEval's signature and docstring).
+        entry_point: Name of the function the tests call.
+        tests: Test snippets, each one assert or one block (HumanEval's ``check``).
+        setup: Code run after the program and before the tests (MBPP's ``test_setup_code``).
+        reference: A reference solution, a whole program that passes ``tests``.
+        dataset: ``"mbpp"``, ``"mbpp-sanitized"``, ``"humaneval"`` or a custom name.
+        split: ``"prompt"``, ``"test"``, ``"validation"``, ``"train"`` (or ``"test"`` for HumanEval).
+        code_prefix: Text a completion model continues (HumanEval's prompt); empty for MBPP.
+    """
+
+    task_id: str
+    prompt: str
+    entry_point: str
+    tests: tuple[str, ...]
+    setup: str = ""
+    reference: str = ""
+    dataset: str = ""
+    split: str = ""
+    code_prefix: str = ""
+    __test__ = False  # not a pytest class
