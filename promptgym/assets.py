@@ -112,4 +112,8 @@ def wordnet():
     root = wordnet_root()
     if str(root) not in nltk.data.path:
         nltk.data.path.append(str(root))
-    return WordNetCorpusReader(str(root / "corpora" / "wordnet"), None)
+    import warnings
+
+    with warnings.catch_warnings():  # "multilingual functions are not available": no OMW offline, by design
+        warnings.simplefilter("ignore", UserWarning)
+        return WordNetCorpusReader(str(root / "corpora" / "wordnet"), None)

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import ast
 import builtins
+import warnings
+
+
+def _parse(source: str) -> ast.Module | None:
+    # MBPP code has invalid escape sequences such as "\d"; they are the data's, not ours to warn about.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        try:
+            return ast.parse(source)
+        except SyntaxError:
+            return None
 
 
 def called_names(source: str, builtins_too: bool = False) -> list[str]:
     """Names of plain function calls in ``source``, in order of appearance (builtins left out by default)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return []
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
     calls.sort(key=lambda n: (n.lineno, n.col_offset))
@@ -24,9 +34,8 @@ def called_names(source: str, builtins_too: bool = False) -> list[str]:
 
 def defined_functions(source: str) -> list[str]:
     """Top-level function and class names defined in ``source``."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return []
     return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
