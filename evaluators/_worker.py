@@ -3,7 +3,8 @@
 Standard library only, run as a script (``python -I _worker.py``) by the process backend and as the
 server inside each Docker container. Frames in both directions are a 4-byte big-endian length and
 a JSON body. Each job runs in a new child: its own session/process group, a new network namespace
-where permitted, rlimits, an unprivileged uid (when the worker is root), a scrubbed environment and
+where permitted, rlimits, an unprivileged uid (when the worker is root) that sees the interpreter's
+stdlib through the worker's private mount namespace (see _confine_fs), a scrubbed environment and
 a private temporary work dir. The harness in the child writes nonce-tagged records to a private
 pipe; the worker alone decides the verdict.
 """
@@ -26,8 +27,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I drops the script's dir
 import _harness  # noqa: E402
 
-# Imported once here so that children (which may not be able to read the stdlib after dropping
-# privileges) find them in sys.modules, and so that a run costs no import time.
+# Imported once here so that a run costs no import time (and, where mount namespaces are not
+# permitted, so that children which cannot read the stdlib after dropping privileges still have them).
 PRELOAD = (
     "re math typing collections heapq itertools functools operator copy bisect string random cmath array "
     "datetime hashlib statistics fractions decimal json struct textwrap unicodedata calendar enum dataclasses "
@@ -44,6 +45,9 @@ for _name in PRELOAD:
         pass
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+MNT_DETACH = 2
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 PR_SET_CHILD_SUBREAPER = 36
 RESULT_FD = 3
 MB = 1 << 20
@@ -62,6 +66,125 @@ def _unshare_net() -> bool:
         except OSError:
             return False
     return _libc().unshare(CLONE_NEWNET) == 0
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    """libc mount(2); OSError on failure."""
+    enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
+    if _libc().mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _hidden_root(path: str) -> str | None:
+    """The topmost ancestor of ``path`` (or itself) that other users cannot traverse; None if none."""
+    current = "/"
+    for part in path.strip("/").split("/"):
+        current = os.path.join(current, part)
+        if not os.stat(current).st_mode & 0o001:
+            return current
+    return None
+
+
+def _private_paths() -> tuple[str, list[str], list[str]]:
+    """(stdlib dir, files/dirs the child needs from the interpreter, site-packages dirs to hide)."""
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    needed = [stdlib]
+    # the interpreter binary and libpython, so that a program can run sys.executable as in Docker
+    path = sys.executable
+    while os.path.islink(path):
+        needed.append(path)  # recreated as a symlink, not bind-mounted
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+    needed.append(os.path.realpath(path))
+    libdir, ldlib = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+    if libdir and ldlib and os.path.exists(os.path.join(libdir, ldlib)):
+        needed.append(os.path.join(libdir, ldlib))
+    hide = {os.path.join(stdlib, "site-packages")}
+    hide.update(p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages"))
+    return stdlib, needed, sorted(p for p in hide if os.path.isdir(p))
+
+
+def _confine_fs() -> str:
+    """Give the worker (and so every child) a private view of the interpreter's files.
+
+    The dropped uid cannot traverse e.g. /root (where this machine's Python lives), so the worker
+    enters a private mount namespace once, covers that directory with a read-only tmpfs holding only
+    read-only bind mounts of the stdlib, the interpreter and libpython (same paths: sys.path and
+    tracebacks keep working; nothing else there is visible), and covers site-packages with empty
+    tmpfs (programs get the stdlib only, as in the Docker image). Returns "mounted", "readable"
+    (nothing to do: the stdlib is reachable already) or "preloaded" (not permitted: programs can
+    import only PRELOAD).
+    """
+    stdlib, needed, hide = _private_paths()
+    root = _hidden_root(stdlib)
+    if root is None and not hide:
+        return "readable"
+    if _libc().unshare(CLONE_NEWNS) != 0:
+        return "preloaded" if root else "readable"
+    try:
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount may propagate to the host
+    except OSError:
+        return "preloaded" if root else "readable"
+    mode = "readable"
+    if root is not None:
+        try:
+            _cover(root, [p for p in needed if p.startswith(root + "/")])
+            mode = "mounted"
+        except OSError:
+            mode = "preloaded"
+    for path in hide:
+        try:
+            _mount("promptgym", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755,size=4k")
+        except OSError:
+            pass  # sys.path no longer lists it either (_only_stdlib_imports); this is the second lock
+    return mode
+
+
+def _cover(root: str, needed: list[str]) -> None:
+    """Mount a tmpfs over ``root`` showing only ``needed`` (read-only binds, symlinks recreated)."""
+    links = {p: os.readlink(p) for p in needed if os.path.islink(p)}
+    # O_PATH fds keep the originals reachable (as /proc/self/fd/N) once the tmpfs hides them
+    fds = {p: os.open(p, os.O_PATH) for p in needed if p not in links}
+    try:
+        _mount("promptgym", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
+    except OSError:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    try:
+        for path in needed:
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            if path in links:
+                os.symlink(links[path], path)
+                continue
+            if os.path.isdir(f"/proc/self/fd/{fds[path]}"):
+                os.makedirs(path, mode=0o755, exist_ok=True)
+            else:
+                open(path, "w").close()
+            _mount(f"/proc/self/fd/{fds[path]}", path, None, MS_BIND | MS_REC)
+            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    except OSError:
+        # half a view is worse than none: give the worker its files back (lazily unmounts the binds)
+        _libc().umount2(os.fsencode(root), MNT_DETACH)
+        raise
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def _only_stdlib_imports() -> None:
+    """Drop site-packages and third-party import hooks (editable installs, _distutils_hack)."""
+    import importlib
+
+    sys.path[:] = [p for p in sys.path if os.path.basename(p) not in ("site-packages", "dist-packages")]
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if f in (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter,
+                                 importlib.machinery.PathFinder)]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
 
 
 def _child(job: dict, nonce: str, fds: dict, workdir: str, uid: int, isolate_net: bool) -> None:
@@ -306,7 +429,10 @@ def serve(read, write, uid: int) -> None:
     # isolation as one per child, without paying for a namespace per run (all of a run's processes
     # are dead before the next starts, so nothing lingers in it).
     isolate = _unshare_net()
-    hello = json.dumps({"ready": True, "pid": os.getpid(), "network_isolated": isolate}).encode()
+    # likewise one private mount namespace (see _confine_fs), set up once: no cost per run
+    stdlib = _confine_fs() if uid and os.getuid() == 0 else "readable"
+    _only_stdlib_imports()
+    hello = json.dumps({"ready": True, "pid": os.getpid(), "network_isolated": isolate, "stdlib": stdlib}).encode()
     write(struct.pack(">I", len(hello)) + hello)
     while True:
         header = _recv_exact(read, 4)
@@ -321,6 +447,7 @@ def serve(read, write, uid: int) -> None:
         except Exception as exc:  # a worker-side failure is reported, never silently dropped
             result = {"status": "error", "error": f"worker failure: {type(exc).__name__}: {exc}"}
         result.setdefault("extra", {})["network_isolated"] = isolate
+        result["extra"]["stdlib"] = stdlib
         result["id"] = job.get("id")
         out = json.dumps(result).encode()
         write(struct.pack(">I", len(out)) + out)

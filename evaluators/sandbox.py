@@ -7,7 +7,8 @@ How each attack is defeated (see also evaluators/README.md):
   dir (removed afterwards), a scrubbed environment (the caller's variables never reach it), a new
   network namespace where the OS permits (``result.extra["network_isolated"]``) and, when the
   worker runs as root, an unprivileged uid of its own (so NPROC applies and root's files are out
-  of reach). Infinite loops and sleeps -> the whole process group is SIGKILLed at the wall-clock
+  of reach) in a private mount namespace that shows it the interpreter's stdlib read-only and
+  nothing else of a private directory, and hides site-packages (``result.extra["stdlib"]``). Infinite loops and sleeps -> the whole process group is SIGKILLed at the wall-clock
   limit ("timeout"); memory bombs -> MemoryError under RLIMIT_AS ("memory"); fork bombs hit NPROC.
 * Orphans, double-forked daemons and threads: after each run the worker (a child subreaper) kills
   every process of the run's uid (or, in a container, every process but itself) and reaps them.
@@ -84,6 +85,8 @@ class Sandbox:
         self._docker: Any = None
         self._closed = False
         self.network_isolated: bool | None = None
+        # "mounted" / "readable": programs can import the whole stdlib; "preloaded": only _worker.PRELOAD
+        self.stdlib: str | None = None
         for _ in range(self.n_workers):
             self._idle.put(self._new_worker())
 
@@ -99,6 +102,7 @@ class Sandbox:
             # a uid of its own per worker: NPROC is per user, and the sweep kills by uid
             worker = ProcessWorker(uid=100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000)
         self.network_isolated = bool(worker.hello.get("network_isolated"))
+        self.stdlib = worker.hello.get("stdlib")
         with self._lock:
             self._all.append(worker)
         return worker

@@ -93,7 +93,10 @@ def test_segfault_via_ctypes(sb) -> None:
 def test_runaway_recursion(sb) -> None:
     r = sb.run("def f(x):\n    return f(x + 1)\n", TESTS)
     assert r.status == "failed" and "RecursionError" in r.tests[0].error
-    r = sb.run("import sys\nsys.setrecursionlimit(10**7)\ndef f(x):\n    return f(x + 1)\n", TESTS, memory_mb=256)
+    # a small memory limit and a generous timeout: the frames exhaust memory long before the clock
+    # runs out even on a loaded machine (256 MB took > 5 s at load 9 on 2 CPUs -> "timeout")
+    r = sb.run("import sys\nsys.setrecursionlimit(10**7)\ndef f(x):\n    return f(x + 1)\n", TESTS,
+               memory_mb=96, timeout=20)
     assert not r.passed and r.status in ("killed", "memory", "failed")
 
 
@@ -194,3 +197,55 @@ def test_no_leaks_after_many_runs(sb) -> None:
     for pid in sb.worker_pids():  # no children left under a worker
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
             assert fh.read().split() == []
+
+
+STDLIB_PROBE = (
+    "import xml.etree.ElementTree as ET, sqlite3, zoneinfo, email.message, html.parser, fractions\n"
+    "TAG = ET.fromstring('<a><b/></a>')[0].tag\n"
+    "SQL = sqlite3.connect(':memory:').execute('select 6 * 7').fetchone()[0]\n"
+    "MSG = email.message.EmailMessage(); MSG['Subject'] = 'hi'\n"
+    "class P(html.parser.HTMLParser):\n    seen = []\n    def handle_starttag(self, tag, attrs):\n"
+    "        self.seen.append(tag)\n"
+    "P().feed('<p><i>x</i></p>')\n"
+    "HALF = fractions.Fraction(1, 2)\n"
+    "ZI = zoneinfo.ZoneInfo\n"
+    "def third_party(name):\n    try:\n        __import__(name)\n        return True\n"
+    "    except ImportError:\n        return False\n"
+)
+
+
+def test_stdlib_imports_alike_on_both_backends(sb) -> None:
+    from evaluators._worker import PRELOAD
+
+    # the point: modules the worker did NOT preload must import in the process backend as in Docker
+    assert not {"xml.etree.ElementTree", "sqlite3", "zoneinfo", "email", "html.parser"} & set(PRELOAD)
+    if sb.backend == "process" and os.geteuid() != 0:
+        pytest.skip("no uid drop without root: nothing to test")
+    r = sb.run(STDLIB_PROBE, ["assert TAG == 'b'", "assert SQL == 42", "assert MSG['Subject'] == 'hi'",
+                              "assert P.seen == ['p', 'i']", "assert HALF + HALF == 1", "assert callable(ZI)",
+                              # the venv's packages and this repo's editable install are not the program's
+                              "assert not third_party('pytest') and not third_party('promptgym')"])
+    assert r.passed, r
+    assert r.extra["stdlib"] in ("mounted", "readable")
+
+
+def test_private_directories_stay_private(sb) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to plant a file under /root")
+    secret = "/root/.promptgym_secret_test"
+    token = "tok-" + os.urandom(8).hex()
+    with open(secret, "w") as fh:
+        fh.write(token)
+    try:
+        prog = (
+            "import os\n"
+            f"try:\n    DATA = open({secret!r}).read()\nexcept OSError as e:\n    DATA = None\n"
+            "try:\n    LISTING = os.listdir('/root')\nexcept OSError:\n    LISTING = []\n"
+            "print(DATA, LISTING)\n"
+        )
+        r = sb.run(prog, ["assert DATA is None",
+                          # at most the mounted interpreter's path is visible; nothing else of /root
+                          "assert set(LISTING) <= {'.pyenv'}"])
+        assert r.passed and token not in r.stdout, r
+    finally:
+        os.remove(secret)

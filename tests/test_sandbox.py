@@ -116,3 +116,44 @@ def test_result_cache_counts_hits_and_misses(tmp_path) -> None:
     reopened = ResultCache(tmp_path / "results.sqlite")
     assert reopened.get(dict(program=F, tests=["assert f(1) == 2"], setup="", timeout=5.0, memory_mb=512,
                              max_output=64 * 1024)) == first
+
+
+def test_mount_namespace_is_private_to_the_worker() -> None:
+    """The worker's tmpfs/bind mounts exist only in its namespace, never in the host's mount table."""
+    with open("/proc/self/mountinfo") as fh:
+        before = fh.read()
+    with Sandbox(workers=1) as sandbox:
+        r = sandbox.run("import os\nSEEN = os.path.exists(os.__file__)\n", ["assert SEEN"])
+        with open("/proc/self/mountinfo") as fh:
+            during = fh.read()
+    assert r.passed, r
+    assert during == before and "promptgym" not in during
+    if os.geteuid() == 0:
+        assert sandbox.stdlib == r.extra["stdlib"] == "mounted"
+
+
+def test_without_namespaces_the_worker_falls_back_to_preload_and_says_so() -> None:
+    """Where mount namespaces are not permitted, extra["stdlib"] is "preloaded" and that is the truth."""
+    import shutil
+    import subprocess
+    import sys
+
+    from evaluators._pool import WORKER_SCRIPT, Channel
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to start a worker without CAP_SYS_ADMIN")
+    proc = subprocess.Popen([setpriv, "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", sys.executable, "-I",
+                             WORKER_SCRIPT, "--uid", "123457"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        channel = Channel(proc.stdout.fileno(), proc.stdin.fileno())  # type: ignore[union-attr]
+        assert channel.recv(time.monotonic() + 30)["stdlib"] == "preloaded"
+        prog = "import json\ntry:\n    import sqlite3\n    HAVE = True\nexcept ImportError:\n    HAVE = False\n"
+        channel.send({"program": prog, "tests": ["assert json.loads('1') == 1", "assert not HAVE"], "timeout": 5.0,
+                      "memory_mb": 256, "id": 1})
+        reply = channel.recv(time.monotonic() + 30)
+        assert reply["status"] == "passed" and reply["extra"]["stdlib"] == "preloaded", reply
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=10)
