@@ -1,0 +1,383 @@
+"""PromptOpt: edit a task's prompt with lexical, structural, semantic and genetic operators."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from promptgym.embeddings import DIM, get_embedder
+from promptgym.envs._common import EnvParts, resolve_tasks
+from promptgym.error import InvalidAction, TaskNotFound, did_you_mean
+from promptgym.mutations import BUILTIN_OPERATORS, MutationContext, Operator, make_operator
+
+if TYPE_CHECKING:
+    from evaluators import ExecutionResult
+    from promptgym.coders import Coder
+    from promptgym.tasks import Task
+
+ERROR_CLASSES = ("none", "assertion", "exception", "syntax", "timeout", "other")
+SCALARS = ("step_fraction", "pass_fraction", "best_pass_fraction", "similarity", "length_ratio")
+_MAX_LENGTH_RATIO = 8.0
+
+
+@dataclass
+class PromptOptRewards:
+    """Reward weights of PromptOpt (each part is reported raw in ``info["reward_parts"]``)."""
+
+    delta_pass: float = 1.0  # times the change in test pass fraction
+    full_pass_bonus: float = 1.0  # once, when the pass fraction first reaches 1.0 this episode
+    llm_call_cost: float = 0.01  # per LLM call (operators' asks + code generations)
+    growth_cost: float = 0.1  # per unit of prompt growth, measured in original-prompt lengths
+    drift_penalty: float = 0.5  # when similarity to the original falls below the threshold
+    invalid_action_penalty: float = 0.1  # for a masked action (which is a no-op)
+
+    @classmethod
+    def coerce(cls, value: PromptOptRewards | dict[str, float] | None) -> PromptOptRewards:
+        """Accept an instance, a dict of weights (unknown keys raise) or None (defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            names = {f.name for f in fields(cls)}
+            bad = [k for k in value if k not in names]
+            if bad:
+                raise ValueError(f"Unknown reward weight {bad[0]!r}.{did_you_mean(bad[0], names)}")
+            return cls(**value)
+        raise TypeError(f"rewards must be PromptOptRewards or a dict, got {type(value).__name__}")
+
+
+def error_class(result: ExecutionResult | None) -> int:
+    """Index in ERROR_CLASSES of the kind of failure in ``result``."""
+    if result is None or result.status == "passed":
+        return 0
+    if result.status == "timeout":
+        return 4
+    text = " ".join([result.error, result.stderr, *(t.error for t in result.tests)])
+    if "SyntaxError" in text or "IndentationError" in text:
+        return 3
+    if result.status == "failed":
+        errors = [t.error for t in result.tests if not t.passed]
+        return 1 if all(not e or "AssertionError" in e for e in errors) else 2
+    if result.status == "error":
+        return 2
+    return 5
+
+
+class PromptOptEnv(gym.Env):
+    """Optimise a task's prompt so the coder's program passes the task's tests.
+
+    ## Description
+    An episode is one task. Each step applies one prompt operator (WordNet synonym, word deletion,
+    clarifying phrase, sentence reorder, function signature, test example, output format, LLM
+    paraphrase kept only while similar in meaning to the original, or one EPiC-style genetic
+    generation), reverts the last edit, or stops. After an edit the coder writes code from the
+    new prompt and the sandbox runs the task's tests.
+
+    ## Action Space
+    ``Discrete(len(operators) + 2)``: action ``i < len(operators)`` applies ``operators[i]``, then
+    ``revert``, then ``stop``. ``action_masks()`` and ``info["action_mask"]`` rule out operators
+    that cannot change the prompt now, and revert when there is nothing to undo. A masked action
+    is a no-op with ``invalid_action_penalty`` and ``info["invalid_action"] = True``.
+
+    ## Observation Space
+    ``"box"`` (default): ``Box(395,)`` float32 = sentence embedding of the current prompt (384),
+    then step fraction, pass fraction, best pass fraction, similarity to the original, length
+    ratio (to the original), then a one-hot of the last error class (none, assertion, exception,
+    syntax, timeout, other). ``"dict"``: ``{"embedding": Box(384), "scalars": Box(5),
+    "last_error": Discrete(6)}``. Text (prompt, code, notes) is in ``info``.
+
+    ## Rewards
+    ``delta_pass * (pass - previous pass)`` + ``full_pass_bonus`` on first full pass
+    - ``llm_call_cost * llm calls`` - ``growth_cost * growth / original length``
+    - ``drift_penalty`` if similarity < threshold - ``invalid_action_penalty`` for a masked action.
+
+    ## Starting State
+    A task drawn with ``self.np_random`` (or ``options={"task_id": ...}``), its original prompt,
+    evaluated once (``info["executions"] == 1``).
+
+    ## Episode End
+    Terminates on ``stop`` and, with ``stop_on_pass=True``, when every test passes. Truncation
+    comes from ``max_episode_steps`` at registration.
+
+    ## Arguments
+    dataset, split, task_ids, tasks, coder, sandbox, sandbox_kwargs, operators (names or
+    Operator instances), embedder ("minilm", or "hash" for a cheap hashed bag-of-words),
+    similarity_threshold, rewards, observation ("box" | "dict"), stop_on_pass, max_steps,
+    timeout, render_mode.
+
+    ## Registered Configurations
+    ``PromptOpt-MBPP-v0`` (MBPP train) and ``PromptOpt-HumanEval-v0`` (HumanEval test).
+
+    ## Version History
+    * v0: initial version.
+
+    Example (scripted coder, hashed embedder):
+        >>> env = PromptOptEnv(coder="scripted", embedder="hash", task_ids=["MBPP/601"])
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape, info["task_id"], info["executions"]
+        ((395,), 'MBPP/601', 1)
+        >>> obs, reward, terminated, truncated, info = env.step(env.operator_names.index("add_example"))
+        >>> "For example" in info["prompt"]
+        True
+        >>> env.close()
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        dataset: str = "mbpp",
+        split: str | None = "train",
+        task_ids: Sequence[str] | None = None,
+        tasks: Sequence[Task] | None = None,
+        coder: str | dict[str, Any] | Coder = "llama_cpp",
+        sandbox: Any = "process",
+        sandbox_kwargs: dict[str, Any] | None = None,
+        operators: Sequence[str | Operator] | None = None,
+        embedder: Any = "minilm",
+        similarity_threshold: float = 0.8,
+        rewards: PromptOptRewards | dict[str, float] | None = None,
+        observation: str = "box",
+        stop_on_pass: bool = True,
+        max_steps: int = 8,
+        timeout: float = 5.0,
+        render_mode: str | None = None,
+    ) -> None:
+        if dataset == "humaneval" and split == "train":
+            split = "test"  # HumanEval has only a test split
+        self.tasks = resolve_tasks(dataset, split, task_ids, tasks)
+        self._parts = EnvParts(coder, sandbox, sandbox_kwargs)
+        self.operators: list[Operator] = [
+            op if isinstance(op, Operator) else make_operator(op) for op in (operators or BUILTIN_OPERATORS)
+        ]
+        self.operator_names = [op.name for op in self.operators]
+        if len(set(self.operator_names)) != len(self.operator_names):
+            raise ValueError(f"Operator names must be unique, got {self.operator_names}")
+        self._embedder_spec = embedder
+        self._embedder: Any = None
+        if not 0.0 <= similarity_threshold <= 1.0:
+            raise ValueError(f"similarity_threshold must be in [0, 1], got {similarity_threshold}")
+        self.similarity_threshold = similarity_threshold
+        self.rewards = PromptOptRewards.coerce(rewards)
+        if observation not in ("box", "dict"):
+            raise ValueError(f"observation must be 'box' or 'dict', got {observation!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        if max_steps < 1 or timeout <= 0:
+            raise ValueError(f"max_steps must be >= 1 and timeout > 0, got {max_steps}, {timeout}")
+        self.observation_mode, self.stop_on_pass = observation, stop_on_pass
+        self.max_steps, self.timeout, self.render_mode = max_steps, timeout, render_mode
+        self.revert_action, self.stop_action = len(self.operators), len(self.operators) + 1
+        self.action_space = spaces.Discrete(len(self.operators) + 2)
+        emb = spaces.Box(-1.0, 1.0, (DIM,), np.float32)
+        low = np.array([0, 0, 0, -1, 0], np.float32)
+        high = np.array([1, 1, 1, 1, _MAX_LENGTH_RATIO], np.float32)
+        if observation == "box":
+            n = len(ERROR_CLASSES)
+            self.observation_space = spaces.Box(
+                np.concatenate([emb.low, low, np.zeros(n, np.float32)]),
+                np.concatenate([emb.high, high, np.ones(n, np.float32)]), dtype=np.float32,
+            )
+        else:
+            self.observation_space = spaces.Dict({
+                "embedding": emb, "scalars": spaces.Box(low, high, dtype=np.float32),
+                "last_error": spaces.Discrete(len(ERROR_CLASSES)),
+            })
+        self._task: Task | None = None
+
+    # -- parts ---------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Any:
+        """The sentence embedder (shared per process for a named spec)."""
+        if self._embedder is None:
+            self._embedder = get_embedder(self._embedder_spec)
+        return self._embedder
+
+    def _evaluate(self, prompt: str) -> tuple[ExecutionResult, str]:
+        """Write code from ``prompt`` and run the tests; cached per episode (same prompt, same code)."""
+        if prompt in self._evals:
+            return self._evals[prompt]
+        assert self._task is not None
+        sample = self._parts.coder.write(self._task, prompt=prompt, seed=self._coder_seed)
+        result = self._parts.sandbox.run(sample.code, tests=list(self._task.tests), setup=self._task.setup,
+                                         timeout=self.timeout)
+        self._step_cost["tokens"] += sample.tokens
+        self._step_cost["llm_calls"] += sample.llm_calls
+        self._step_cost["executions"] += 1
+        self._evals[prompt] = (result, sample.code)
+        return result, sample.code
+
+    def _context(self) -> MutationContext:
+        # Live parts are attached on use, so a pickled env carries only their specs.
+        self._ctx.coder, self._ctx.embedder = self._parts.coder, self.embedder
+        return self._ctx
+
+    def _fitness(self, prompt: str) -> float:
+        return self._evaluate(prompt)[0].pass_fraction
+
+    # -- gym API -------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Pick a task, evaluate its original prompt, return the first observation."""
+        super().reset(seed=seed)
+        task_id = (options or {}).get("task_id")
+        if task_id is not None:
+            by_id = {t.task_id: t for t in self.tasks}
+            if task_id not in by_id:
+                raise TaskNotFound(f"Task {task_id!r} is not in this env's pool.{did_you_mean(task_id, by_id)}")
+            self._task = by_id[task_id]
+        else:
+            self._task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        self._coder_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self._evals: dict[str, tuple[ExecutionResult, str]] = {}
+        self._totals = {"tokens": 0, "llm_calls": 0, "executions": 0}
+        self._step_cost = {"tokens": 0, "llm_calls": 0, "executions": 0}
+        self._prompt = self._task.prompt
+        self._history: list[str] = []
+        self._steps = 0
+        self._ctx = MutationContext(
+            task=self._task, original=self._task.prompt, rng=self.np_random, evaluate=self._fitness,
+            similarity_threshold=self.similarity_threshold,
+        )
+        self._result, self._code = self._evaluate(self._prompt)
+        self._best = self._result.pass_fraction
+        self._reached_full = self._result.pass_fraction >= 1.0
+        self._last = {"operator": None, "note": "reset", "invalid_action": False}
+        self._add_costs()
+        return self._obs(), self._info({})
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Apply one operator (or revert/stop), re-evaluate, return the 5-tuple."""
+        if self._task is None:
+            raise gym.error.ResetNeeded("Call reset() before step()")
+        if np.ndim(action) != 0 or not np.issubdtype(np.asarray(action).dtype, np.integer) \
+                or not 0 <= int(action) < self.action_space.n:
+            raise InvalidAction(f"Action {action!r} is outside Discrete({self.action_space.n})")
+        action = int(action)
+        self._steps += 1
+        w, parts = self.rewards, dict.fromkeys(
+            ("delta_pass", "full_pass_bonus", "llm_cost", "growth", "drift", "invalid_action"), 0.0)
+        prev_prompt, prev_pass = self._prompt, self._result.pass_fraction
+        terminated, ask_calls, ask_tokens = False, 0, 0
+        mask = self.action_masks()
+        name = ("revert" if action == self.revert_action else "stop" if action == self.stop_action
+                else self.operator_names[action])
+        self._last = {"operator": name, "note": "", "invalid_action": False}
+        if not mask[action]:
+            parts["invalid_action"] = -w.invalid_action_penalty
+            self._last.update(note=f"{name} is masked now: no-op", invalid_action=True)
+        elif action == self.stop_action:
+            terminated = True
+            self._last["note"] = "stopped"
+        elif action == self.revert_action:
+            self._prompt = self._history.pop()
+            self._last["note"] = "reverted to the previous prompt"
+        else:
+            ctx = self._context()
+            ctx.current_fitness = self._result.pass_fraction
+            res = self.operators[action].apply(self._prompt, ctx)
+            ask_calls, ask_tokens = res.llm_calls, res.tokens
+            self._last.update(note=res.note, rejected=res.rejected)
+            if res.changed and res.prompt != self._prompt:
+                self._history.append(self._prompt)
+                self._prompt = res.prompt
+        self._step_cost["llm_calls"] += ask_calls
+        self._step_cost["tokens"] += ask_tokens
+        if self._prompt != prev_prompt:
+            self._result, self._code = self._evaluate(self._prompt)
+        pf = self._result.pass_fraction
+        self._best = max(self._best, pf)
+        parts["delta_pass"] = w.delta_pass * (pf - prev_pass)
+        if pf >= 1.0 and not self._reached_full:
+            self._reached_full = True
+            parts["full_pass_bonus"] = w.full_pass_bonus
+        parts["llm_cost"] = -w.llm_call_cost * self._step_cost["llm_calls"]
+        original_len = max(1, len(self._task.prompt))
+        parts["growth"] = -w.growth_cost * max(0, len(self._prompt) - len(prev_prompt)) / original_len
+        sim = self._similarity()
+        if self._prompt != prev_prompt and sim < self.similarity_threshold:
+            parts["drift"] = -w.drift_penalty
+        if self.stop_on_pass and pf >= 1.0:
+            terminated = True
+        info = self._info(parts)
+        self._add_costs()
+        return self._obs(), float(sum(parts.values())), terminated, False, info
+
+    def _add_costs(self) -> None:
+        for k, v in self._step_cost.items():
+            self._totals[k] += v
+            self._step_cost[k] = 0
+
+    def action_masks(self) -> np.ndarray:
+        """Boolean mask of the actions that can change something now (sb3-contrib's name)."""
+        if self._task is None:
+            return np.ones(self.action_space.n, dtype=bool)
+        mask = np.zeros(self.action_space.n, dtype=bool)
+        ctx = self._context()
+        for i, op in enumerate(self.operators):
+            mask[i] = op.is_applicable(self._prompt, ctx)
+        mask[self.revert_action] = bool(self._history)
+        mask[self.stop_action] = True
+        return mask
+
+    def _similarity(self) -> float:
+        assert self._task is not None
+        return 1.0 if self._prompt == self._task.prompt else self.embedder.similarity(self._prompt, self._task.prompt)
+
+    def _obs(self) -> Any:
+        assert self._task is not None
+        emb = self.embedder.encode([self._prompt])[0].astype(np.float32)
+        scalars = np.array([
+            min(1.0, self._steps / self.max_steps), self._result.pass_fraction, self._best, self._similarity(),
+            min(_MAX_LENGTH_RATIO, len(self._prompt) / max(1, len(self._task.prompt))),
+        ], dtype=np.float32)
+        err = error_class(self._result)
+        if self.observation_mode == "dict":
+            return {"embedding": np.clip(emb, -1, 1), "scalars": scalars, "last_error": err}
+        onehot = np.zeros(len(ERROR_CLASSES), np.float32)
+        onehot[err] = 1.0
+        return np.clip(np.concatenate([emb, scalars, onehot]), self.observation_space.low,
+                       self.observation_space.high).astype(np.float32)
+
+    def _info(self, parts: dict[str, float]) -> dict[str, Any]:
+        assert self._task is not None
+        totals = {k: self._totals[k] + self._step_cost[k] for k in self._totals}
+        return {
+            "task_id": self._task.task_id, "prompt": self._prompt, "code": self._code,
+            "pass_fraction": self._result.pass_fraction, "best_pass_fraction": self._best,
+            "status": self._result.status, "last_error": ERROR_CLASSES[error_class(self._result)],
+            "similarity": self._similarity(), **totals, "action_mask": self.action_masks().astype(np.int8),
+            "reward_parts": dict(parts), "rewards": asdict(self.rewards), **self._last,
+        }
+
+    def render(self) -> str | None:
+        """ANSI text: the prompt's diff from the original, the code and the test outcomes."""
+        if self.render_mode != "ansi" or self._task is None:
+            return None
+        diff = "\n".join(difflib.unified_diff(self._task.prompt.splitlines(), self._prompt.splitlines(),
+                                              "original", "current", lineterm=""))
+        tests = " ".join("✓" if t.passed else "✗" for t in self._result.tests)
+        return (f"[{self._task.task_id}] step {self._steps} last={self._last.get('operator')} "
+                f"pass={self._result.pass_fraction:.2f} ({self._result.status}) {tests}\n"
+                f"--- prompt ---\n{diff or self._prompt}\n--- code ---\n{self._code}\n")
+
+    def close(self) -> None:
+        """Stop the sandbox if this env started it."""
+        self._parts.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if "_ctx" in state:
+            state["_ctx"] = dataclasses.replace(self._ctx, coder=None, embedder=None)
+        if not isinstance(self._embedder_spec, str):
+            state["_embedder"] = self._embedder
+        else:
+            state["_embedder"] = None  # shared per process; looked up again where it lands
+        return state
