@@ -98,3 +98,13 @@ def test_no_code_at_all() -> None:
 def test_unclosed_fence_swallowing_prose() -> None:
     ex = extract_code("END\n```\n\nThe function should take two parameters, `n` and `volume`.", "find_Volume")
     assert ex.code == "" and not ex.entry_point_found
+
+
+def test_models_own_checks_are_dropped_so_they_cannot_mask_the_tests() -> None:
+    completion = (
+        "```python\ndef f(x):\n    return x + 1\n\nassert f(1) == 3\nprint(f(2))\n"
+        "if __name__ == '__main__':\n    f(0)\n```"
+    )
+    ex = extract_code(completion, "f")
+    assert ex.code == "def f(x):\n    return x + 1\n"
+    assert any("dropped 3 top-level test statement" in issue for issue in ex.issues)

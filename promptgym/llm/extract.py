@@ -61,6 +61,33 @@ def _strip_prose(text: str) -> str:
     return "\n".join(kept)
 
 
+def _is_test_statement(node: ast.stmt) -> bool:
+    """A top-level statement that exercises the code rather than defining it (the model's own checks)."""
+    if isinstance(node, ast.Assert):
+        return True
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return True  # print(f(...)), f(...)
+    if isinstance(node, ast.If):  # if __name__ == "__main__":
+        test = node.test
+        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__")
+    return False
+
+
+def _drop_test_statements(code: str) -> tuple[str, int]:
+    """Remove top-level asserts, calls and ``__main__`` blocks; a failing self-check must not mask the task's tests."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code, 0
+    dropped = [n for n in tree.body if _is_test_statement(n)]
+    if not dropped:
+        return code, 0
+    lines = code.split("\n")
+    gone = {i for n in dropped for i in range(n.lineno - 1, n.end_lineno or n.lineno)}
+    kept = "\n".join(ln for i, ln in enumerate(lines) if i not in gone)
+    return re.sub(r"\n{3,}", "\n\n", kept).strip("\n") + "\n", len(dropped)
+
+
 def extract_code(completion: str, entry_point: str | None = None, prefix: str = "") -> ExtractedCode:
     """Extract a Python program from a completion.
 
@@ -103,6 +130,9 @@ def extract_code(completion: str, entry_point: str | None = None, prefix: str = 
     code, trimmed = _trim_to_parse(code + "\n")
     if trimmed:
         issues.append("truncated: dropped an incomplete end")
+    code, n_dropped = _drop_test_statements(code)
+    if n_dropped:
+        issues.append(f"dropped {n_dropped} top-level test statement(s) (asserts, calls, __main__ block)")
     if not _parses(code):
         issues.append("syntax error")
     found = True
