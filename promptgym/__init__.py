@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
+from promptgym import registration as _registration
+
 __version__ = "0.1.0"
+
+_registration.register_envs()
