@@ -45,13 +45,21 @@ def test_hits_return_identical_results(tmp_path: Path) -> None:
 def test_key_includes_seed_and_params(tmp_path: Path) -> None:
     be = CountingScriptedBackend()
     cb = CachedBackend(be, GenerationCache(tmp_path / "g.sqlite"))
-    cb.generate(["a"], seed=1)
-    cb.generate(["a"], seed=2)
     cb.generate(["a"], seed=1, temperature=0.5)
-    cb.generate(["a"], seed=1, max_new_tokens=10)
+    cb.generate(["a"], seed=2, temperature=0.5)
+    cb.generate(["a"], seed=1, temperature=0.7)
+    cb.generate(["a"], seed=1, temperature=0.5, max_new_tokens=10)
     assert be.calls == 4
-    cb.generate(["a", "new"], seed=1)  # only the miss goes to the backend
+    cb.generate(["a", "new"], seed=1, temperature=0.5)  # only the miss goes to the backend
     assert be.calls == 5 and cb.cache.hits == 1
+
+
+def test_greedy_generations_share_one_entry_whatever_the_seed(tmp_path: Path) -> None:
+    be = CountingScriptedBackend()
+    cb = CachedBackend(be, GenerationCache(tmp_path / "g.sqlite"))
+    cb.generate(["a"], seed=1, temperature=0.0)
+    again = cb.generate(["a"], seed=2, temperature=0.0)
+    assert be.calls == 1 and again[0][0].cached
 
 
 def test_persists_across_instances(tmp_path: Path) -> None:
@@ -69,7 +77,7 @@ def test_two_processes_share_the_file(tmp_path: Path) -> None:
         "from test_generation_cache import CountingScriptedBackend as B\n"
         "from promptgym.llm import CachedBackend, GenerationCache\n"
         "cb = CachedBackend(B(), GenerationCache(%r))\n"
-        "for j in range(50): cb.generate(['p%%d' %% j], seed=j %% 5)\n"
+        "for j in range(50): cb.generate(['p%%d' %% j], seed=j %% 5, temperature=0.5)\n"
         "print(cb.cache.hits, cb.cache.misses)\n"
     ) % (str(Path(__file__).parent), str(Path(__file__).parent.parent), str(path))
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -77,7 +85,7 @@ def test_two_processes_share_the_file(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs), outs
     assert GenerationCache(path).stats()["entries"] == 50
     be = CountingScriptedBackend()
-    CachedBackend(be, GenerationCache(path)).generate([f"p{j}" for j in range(50)], seed=0)
+    CachedBackend(be, GenerationCache(path)).generate([f"p{j}" for j in range(50)], seed=0, temperature=0.5)
     assert be.calls == 1  # the prompts with seed != 0 miss; seed 0 ones (j % 5 == 0) hit
 
 

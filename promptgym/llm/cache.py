@@ -119,7 +119,9 @@ class CachedBackend(Backend):
         """Generate, answering from the cache where possible."""
         params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
                   "stop": list(stop) if stop else None}
-        keys = [[generation_key(self.name, self.model, p, params, i, seed) for i in range(n)] for p in prompts]
+        # Greedy decoding ignores the seed, so every seed shares one entry: envs pass a fresh seed per call.
+        key_seed = None if temperature == 0 else seed
+        keys = [[generation_key(self.name, self.model, p, params, i, key_seed) for i in range(n)] for p in prompts]
         out = [[self.cache.get(k) for k in row] for row in keys]
         todo = [j for j, row in enumerate(out) if any(c is None for c in row)]
         if todo:
