@@ -83,7 +83,7 @@ def main() -> None:
             proc.wait(timeout=30)
     base = rows[0][1]
     print(f"{a.prompts} chat prompts x {a.tokens} new tokens, temperature 0.8\n")
-    print(f"| backend | tokens | cold tok/s | cached tok/s | cached/cold | cold vs llama_cpp |")
+    print("| backend | tokens | cold tok/s | cached tok/s | cached/cold | cold vs llama_cpp |")
     print("|---|---|---|---|---|---|")
     for name, cold, warm, n in rows:
         print(f"| {name} | {n} | {cold:,.1f} | {warm:,.0f} | {warm / cold:,.0f}x | {cold / base:.2f}x |")

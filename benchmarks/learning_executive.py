@@ -33,9 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-tasks", type=int, default=30)
     p.add_argument("--eval-tasks", type=int, default=15)
     p.add_argument("--episodes", type=int, default=20, help="held-out episodes per agent")
+    # 5 selection episodes often hold no needs_search_then_debug task (a third of them), so the "best"
+    # model could be one that loops DEBUG without SEARCH on those: 15 sees each shape about 5 times
+    p.add_argument("--select-episodes", type=int, default=15, help="selection episodes per evaluation")
     p.add_argument("--out", default="benchmarks/results/learning_executive")
     p.add_argument("--runs", default="runs/learning_executive", help="run folders (models, logs): not committed")
     ns = p.parse_args(argv)
+    wall_start = time.time()
 
     from agents.evaluate import evaluate
     from agents.shapes import shape_of, shaped_coder
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.time()
             run_dir = train(algo, ENV_ID, ns.timesteps, seed=seed, env_kwargs=train_kwargs,
                             eval_env_kwargs=select_kwargs, run_dir=Path(ns.runs) / f"{algo}_s{seed}",
-                            eval_freq=max(ns.timesteps // 8, 1), n_eval_episodes=5,
+                            eval_freq=max(ns.timesteps // 8, 1), n_eval_episodes=ns.select_episodes,
                             progress_bar=False, vec="dummy", checkpoint_freq=0)
             seconds = time.time() - started
             rep = evaluate(str(run_dir), ENV_ID, ns.episodes, eval_kwargs, seed=10_000, quiet=True)
@@ -83,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(rows)
     header = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]) + "\n"
     table = header + "".join("| " + " | ".join(str(v) for v in r.values()) + " |\n" for r in rows)
-    (out / "table.md").write_text(table)
-    print(f"\n{ENV_ID}, {ns.timesteps} steps per run, {ns.episodes} held-out episodes per agent\n")
-    print(table)
+    wall = time.time() - wall_start
+    note = (f"{ENV_ID}, {ns.timesteps} steps per run, seeds {' '.join(map(str, ns.seeds))}, {ns.episodes} held-out "
+            f"episodes per agent, {ns.select_episodes} selection episodes per evaluation; total wall time {wall:.0f}s\n\n")
+    (out / "table.md").write_text(note + table)
+    print("\n" + note + table)
     return 0
 
 

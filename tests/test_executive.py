@@ -140,3 +140,16 @@ def test_render_shows_code_and_tests(sandbox: Sandbox) -> None:
     play(env, [GENERATE, RUN_TESTS])
     text = env.render()
     assert "reverse_words" in text and "P P P" in text and "RUN_TESTS -> passed" in text
+
+
+def test_max_steps_truncates_through_gym_make() -> None:
+    import gymnasium as gym
+
+    import promptgym  # noqa: F401  (registers the ids)
+
+    env = gym.make("Executive-MBPP-v0", coder=ScriptedCoder(default="stub"), embedder="hash", task_ids=[TID],
+                   max_steps=3)
+    env.reset(seed=0)
+    steps = [env.step(a) for a in (GENERATE, RUN_TESTS, DEBUG)]
+    assert steps[-1][3] is True and not steps[-1][2]  # truncated after 3 steps, not terminated
+    env.close()

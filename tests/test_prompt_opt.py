@@ -11,6 +11,7 @@ import pytest
 from evaluators import Sandbox
 from promptgym.coders import CodeSample, Coder, TextReply
 from promptgym.envs.prompt_opt import ERROR_CLASSES, PromptOptEnv, PromptOptRewards, error_class
+from promptgym.envs._common import coerce_rewards
 from promptgym.error import TaskNotFound
 from promptgym.mutations import MutationContext, MutationResult, Operator, register_operator
 from promptgym.tasks import Task, load_tasks
@@ -194,7 +195,7 @@ def test_options_task_id_and_bad_inputs(sandbox):
     with pytest.raises(TaskNotFound, match="Did you mean 'MBPP/602'"):
         env.reset(options={"task_id": "MBPP/620"})
     with pytest.raises(ValueError, match="Did you mean 'delta_pass'"):
-        PromptOptRewards.coerce({"delta_pas": 1.0})
+        coerce_rewards(PromptOptRewards, {"delta_pas": 1.0})
     with pytest.raises(KeyError, match="Did you mean 'synonym'"):
         make_env(sandbox, operators=["synonim"])
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
 
 from promptgym.coders import Coder, make_coder
+from promptgym.error import TaskNotFound, did_you_mean
 from promptgym.tasks import Task, load_tasks
 
 if TYPE_CHECKING:
     from evaluators import Sandbox
+
+R = TypeVar("R")
 
 
 def resolve_tasks(
@@ -26,6 +32,32 @@ def resolve_tasks(
     if not pool:
         raise ValueError(f"No tasks selected (dataset={dataset!r}, split={split!r}, task_ids={task_ids!r})")
     return pool
+
+
+def coerce_rewards(cls: type[R], value: R | dict[str, float] | None) -> R:
+    """A rewards dataclass from an instance, a dict of its fields, or None (defaults)."""
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        bad = [k for k in value if k not in names]
+        if bad:
+            raise ValueError(f"Unknown reward weight {bad[0]!r} for {cls.__name__}.{did_you_mean(bad[0], names)}")
+        return cls(**value)
+    raise TypeError(f"rewards must be a {cls.__name__} or a dict, got {type(value).__name__}")
+
+
+def pick_task(tasks: Sequence[Task], np_random: np.random.Generator, options: dict[str, Any] | None) -> Task:
+    """The episode's task: ``options["task_id"]`` when given, else one drawn with the env's ``np_random``."""
+    task_id = (options or {}).get("task_id")
+    if task_id is None:
+        return tasks[int(np_random.integers(len(tasks)))]
+    for task in tasks:
+        if task.task_id == task_id:
+            return task
+    raise TaskNotFound(f"Task {task_id!r} is not in this env's tasks.{did_you_mean(task_id, [t.task_id for t in tasks])}")
 
 
 class EnvParts:

@@ -9,34 +9,17 @@ assembly and ANSI rendering. A subclass fills in the hooks: ``_start_episode``, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
-from typing import Any, TypeVar
+from dataclasses import asdict
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from promptgym.envs._common import EnvParts
-from promptgym.error import TaskNotFound, did_you_mean
+from promptgym.envs._common import EnvParts, pick_task
 from promptgym.tasks import Task
 
-R = TypeVar("R")
 
-__all__ = ["EpisodeEnv", "coerce_rewards"]
-
-
-def coerce_rewards(cls: type[R], value: R | dict[str, float] | None) -> R:
-    """A rewards dataclass from an instance, a dict of its fields, or None (defaults)."""
-    if value is None:
-        return cls()
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, dict):
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        bad = [k for k in value if k not in names]
-        if bad:
-            raise ValueError(f"Unknown reward weight {bad[0]!r} for {cls.__name__}.{did_you_mean(bad[0], names)}")
-        return cls(**value)
-    raise TypeError(f"rewards must be a {cls.__name__} or a dict, got {type(value).__name__}")
+__all__ = ["EpisodeEnv"]
 
 
 class EpisodeEnv(gym.Env):
@@ -55,7 +38,6 @@ class EpisodeEnv(gym.Env):
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
         self.tasks = list(tasks)
-        self._by_id = {t.task_id: t for t in self.tasks}
         self._parts = parts
         self.max_steps = max_steps
         self.observation_mode = observation
@@ -129,13 +111,7 @@ class EpisodeEnv(gym.Env):
         """Start an episode on a task drawn with np_random, or ``options={"task_id": ...}``."""
         super().reset(seed=seed)
         options = dict(options or {})
-        task_id = options.get("task_id")
-        if task_id is not None:
-            if task_id not in self._by_id:
-                raise TaskNotFound(f"Task {task_id!r} is not in this env's tasks.{did_you_mean(task_id, self._by_id)}")
-            self.task = self._by_id[task_id]
-        else:
-            self.task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        self.task = pick_task(self.tasks, self.np_random, options)
         self._seed_base = int(self.np_random.integers(2**31 - 1))
         self._steps = 0
         self._done = False

@@ -13,7 +13,8 @@ import numpy as np
 from evaluators.result import STATUSES, ExecutionResult
 from promptgym.coders import Coder
 from promptgym.envs._common import EnvParts, resolve_tasks
-from promptgym.envs._engine import EpisodeEnv, coerce_rewards
+from promptgym.envs._common import coerce_rewards
+from promptgym.envs._engine import EpisodeEnv
 from promptgym.tasks import Task, load_tasks
 
 __all__ = ["ExecutiveEnv", "ExecutiveRewards"]

@@ -15,7 +15,8 @@ import numpy as np
 from evaluators.result import ExecutionResult
 from promptgym.coders import Coder
 from promptgym.envs._common import EnvParts, resolve_tasks
-from promptgym.envs._engine import EpisodeEnv, coerce_rewards
+from promptgym.envs._common import coerce_rewards
+from promptgym.envs._engine import EpisodeEnv
 from promptgym.envs._policies import as_policy
 from promptgym.envs.executive import ExecutiveEnv
 from promptgym.tasks import Task

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -13,8 +13,8 @@ import numpy as np
 from gymnasium import spaces
 
 from promptgym.embeddings import DIM, get_embedder
-from promptgym.envs._common import EnvParts, resolve_tasks
-from promptgym.error import InvalidAction, TaskNotFound, did_you_mean
+from promptgym.envs._common import EnvParts, coerce_rewards, pick_task, resolve_tasks
+from promptgym.error import InvalidAction
 from promptgym.mutations import BUILTIN_OPERATORS, MutationContext, Operator, make_operator
 
 if TYPE_CHECKING:
@@ -37,21 +37,6 @@ class PromptOptRewards:
     growth_cost: float = 0.1  # per unit of prompt growth, measured in original-prompt lengths
     drift_penalty: float = 0.5  # when similarity to the original falls below the threshold
     invalid_action_penalty: float = 0.1  # for a masked action (which is a no-op)
-
-    @classmethod
-    def coerce(cls, value: PromptOptRewards | dict[str, float] | None) -> PromptOptRewards:
-        """Accept an instance, a dict of weights (unknown keys raise) or None (defaults)."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            names = {f.name for f in fields(cls)}
-            bad = [k for k in value if k not in names]
-            if bad:
-                raise ValueError(f"Unknown reward weight {bad[0]!r}.{did_you_mean(bad[0], names)}")
-            return cls(**value)
-        raise TypeError(f"rewards must be PromptOptRewards or a dict, got {type(value).__name__}")
 
 
 def error_class(result: ExecutionResult | None) -> int:
@@ -166,7 +151,7 @@ class PromptOptEnv(gym.Env):
         if not 0.0 <= similarity_threshold <= 1.0:
             raise ValueError(f"similarity_threshold must be in [0, 1], got {similarity_threshold}")
         self.similarity_threshold = similarity_threshold
-        self.rewards = PromptOptRewards.coerce(rewards)
+        self.rewards = coerce_rewards(PromptOptRewards, rewards)
         if observation not in ("box", "dict"):
             raise ValueError(f"observation must be 'box' or 'dict', got {observation!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -227,14 +212,7 @@ class PromptOptEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Pick a task, evaluate its original prompt, return the first observation."""
         super().reset(seed=seed)
-        task_id = (options or {}).get("task_id")
-        if task_id is not None:
-            by_id = {t.task_id: t for t in self.tasks}
-            if task_id not in by_id:
-                raise TaskNotFound(f"Task {task_id!r} is not in this env's pool.{did_you_mean(task_id, by_id)}")
-            self._task = by_id[task_id]
-        else:
-            self._task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        self._task = pick_task(self.tasks, self.np_random, options)
         self._coder_seed = int(self.np_random.integers(0, 2**31 - 1))
         self._evals: dict[str, tuple[ExecutionResult, str]] = {}
         self._totals = {"tokens": 0, "llm_calls": 0, "executions": 0}
