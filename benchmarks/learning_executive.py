@@ -6,7 +6,7 @@ a third need SEARCH then DEBUG.
 Training on MBPP train tasks; best-model selection on some validation tasks, the final table on
 OTHER held-out validation tasks (same script generator).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/learning_executive.py [--timesteps 2000] [--seeds 0 1]
+    PYTHONPATH=. .venv/bin/python benchmarks/learning_executive.py [--timesteps 3000] [--seeds 0 1 2]
 
 Writes benchmarks/results/learning_executive/{table.csv,table.md,learning_curves.png}; run folders go to runs/.
 """
@@ -27,8 +27,8 @@ ALGOS = ("maskable_ppo", "double_dqn")
 def main(argv: list[str] | None = None) -> int:
     """Train, evaluate on held-out tasks, write the table and the curves."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--timesteps", type=int, default=2000)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--timesteps", type=int, default=3000)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     p.add_argument("--train-tasks", type=int, default=30)
     p.add_argument("--eval-tasks", type=int, default=15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -40,9 +41,29 @@ def fd_count(pid: int | str = "self") -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def run_dirs() -> set[str]:
-    """The sandbox's temporary work dirs currently present in the host's temp dir."""
+def run_dirs(sb=None) -> set[str]:
+    """Sandbox temporary dirs in the host's temp dir; with ``sb``, only those of its own workers.
+
+    Filtering by owner keeps the check honest while other sandboxes (other tests, other
+    processes on the machine) create and remove their own run dirs at the same moment.
+    """
     import tempfile
 
     tmp = tempfile.gettempdir()
-    return {d for d in os.listdir(tmp) if d.startswith("promptgym-run-") or d.startswith("promptgym-ipc-")}
+    found = {d for d in os.listdir(tmp) if d.startswith("promptgym-run-") or d.startswith("promptgym-ipc-")}
+    if sb is None:
+        return found
+    uids = set()
+    for pid in sb.worker_pids():
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"--uid" in args:
+            uids.add(int(args[args.index(b"--uid") + 1]))
+    own = set()
+    for d in found:
+        try:
+            owner = os.stat(os.path.join(tmp, d)).st_uid
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        if d.startswith("promptgym-ipc-") or owner in uids:
+            own.add(d)
+    return own

@@ -185,7 +185,7 @@ def test_no_leaks_after_many_runs(sb) -> None:
     """2,000 cheap runs (500 in docker): no leaked processes, fds or temp dirs."""
     n = 2000 if sb.backend == "process" else 500
     sb.run_many([dict(program=F_RIGHT, tests=TESTS[:1])] * 8)  # warm every worker first
-    fds_before, dirs_before = fd_count(), run_dirs()
+    fds_before, dirs_before = fd_count(), run_dirs(sb)
     workers_before = {pid: fd_count(pid) for pid in sb.worker_pids()}
     jobs = [dict(program=F_RIGHT + f"print({i})\n", tests=TESTS, timeout=5.0) for i in range(n)]
     results = sb.run_many(jobs)
@@ -193,7 +193,7 @@ def test_no_leaks_after_many_runs(sb) -> None:
     assert all(r.passed for r in results)
     assert fd_count() == fds_before
     assert {pid: fd_count(pid) for pid in sb.worker_pids()} == workers_before
-    assert run_dirs() == dirs_before
+    assert run_dirs(sb) == dirs_before
     for pid in sb.worker_pids():  # no children left under a worker
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
             assert fh.read().split() == []

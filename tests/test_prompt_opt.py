@@ -247,10 +247,10 @@ def test_gymnasium_and_sb3_check_env(sandbox, observation):
 
 @pytest.mark.llm
 @pytest.mark.slow
-def test_real_model_smoke(sandbox):
+def test_real_model_smoke(sandbox, tmp_path):
     """Two steps with SmolLM2 through llama.cpp and MiniLM: the real parts, end to end."""
-    pytest.importorskip("promptgym.coders.llm_coder")
-    env = PromptOptEnv(coder="llama_cpp", sandbox=sandbox, task_ids=[TASK_ID], stop_on_pass=False)
+    coder = {"backend": "llama_cpp", "cache": tmp_path / "generations.sqlite", "max_new_tokens": 128}
+    env = PromptOptEnv(coder=coder, sandbox=sandbox, task_ids=[TASK_ID], stop_on_pass=False)
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs) and info["llm_calls"] + info["executions"] >= 1
     for name in ("add_example", "paraphrase"):
