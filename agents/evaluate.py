@@ -80,10 +80,14 @@ def load_agent(model: str | Path | Any, env: Any, seed: int = 0) -> tuple[Any, s
         raise FileNotFoundError(f"{run_dir}: no best_model.zip or model.zip")
     agent = algo_class(config["algo"]).load(zip_path, device="cpu")
     normaliser = None
-    if (run_dir / "vecnormalize.pkl").exists():
+    # The statistics saved with the chosen model: best_model.zip pairs with best_vecnormalize.pkl.
+    stats = run_dir / ("best_vecnormalize.pkl" if zip_path.name == "best_model.zip" else "vecnormalize.pkl")
+    if not stats.exists():
+        stats = run_dir / "vecnormalize.pkl"
+    if stats.exists():
         import pickle
 
-        with open(run_dir / "vecnormalize.pkl", "rb") as fh:
+        with open(stats, "rb") as fh:
             normaliser = pickle.load(fh)  # our own run's file; VecNormalize.normalize_obs needs no venv
         normaliser.training = False
     return agent, f"{config['algo']}:{run_dir}", normaliser

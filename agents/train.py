@@ -71,6 +71,20 @@ class TrainArgs:
     shared few-core machine extra threads make each backward pass 10-100x slower."""
 
 
+def _save_normalizer_on_best(path: Path) -> Any:
+    """A callback for EvalCallback's new-best event: keep the normaliser statistics of the best model."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class SaveNormalizer(BaseCallback):
+        def _on_step(self) -> bool:
+            normaliser = self.model.get_vec_normalize_env()
+            if normaliser is not None:
+                normaliser.save(str(path))
+            return True
+
+    return SaveNormalizer()
+
+
 def train(
     algo: str,
     env_id: str,
@@ -154,7 +168,8 @@ def run(args: TrainArgs) -> Path:
             from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback as eval_cls
         callbacks.append(eval_cls(eval_env, n_eval_episodes=args.n_eval_episodes,
                                   eval_freq=max(args.eval_freq // args.n_envs, 1), log_path=str(run_dir),
-                                  best_model_save_path=str(run_dir), deterministic=True, verbose=0))
+                                  best_model_save_path=str(run_dir), deterministic=True, verbose=0,
+                                  callback_on_new_best=_save_normalizer_on_best(run_dir / "best_vecnormalize.pkl")))
     model.learn(args.timesteps, callback=callbacks, progress_bar=args.progress_bar, tb_log_name=args.algo,
                 reset_num_timesteps=not args.resume)
     model.save(run_dir / "model.zip")
@@ -162,6 +177,8 @@ def run(args: TrainArgs) -> Path:
         env.save(str(run_dir / "vecnormalize.pkl"))
     if not (run_dir / "best_model.zip").exists():
         model.save(run_dir / "best_model.zip")  # no evaluation ran: the final model is the best we know
+        if normalize:
+            env.save(str(run_dir / "best_vecnormalize.pkl"))
     _write_evaluations(run_dir)
     env.close()
     if eval_env is not None:

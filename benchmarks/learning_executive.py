@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             data = np.load(run_dir / "evaluations.npz")
             curves[f"{algo} s{seed}"] = (data["timesteps"], data["results"].mean(axis=1), data["results"].std(axis=1))
             print(f"{algo} seed {seed}: success {rows[-1]['success_rate']} in {seconds:.0f}s")
-    plot_curve(out / "learning_curves.png", curves, title=f"{ENV_ID}: held-out mean return")
+    plot_curve(out / "learning_curves.png", curves, title=f"{ENV_ID}: greedy mean return on the model-selection tasks")
     with open(out / "table.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -110,3 +110,13 @@ def test_cli_train_then_eval(tmp_path: Path) -> None:
     assert ev.returncode == 0, ev.stderr[-2000:]
     report = json.loads(next(run_dir.glob("eval_*.json")).read_text())
     assert report["episodes"] == 3 and np.isfinite(report["metrics"]["return"]["mean"])
+
+
+def test_best_model_keeps_its_own_normaliser(env_id: str, tmp_path: Path) -> None:
+    """With VecNormalize, best_model.zip is evaluated with the statistics saved when it was best."""
+    hp = {**TINY["maskable_ppo"], "normalize": True}
+    run_dir = agents.train("maskable_ppo", env_id, 256, seed=0, hyperparams=hp, run_dir=tmp_path / "n",
+                           eval_freq=64, progress_bar=False, eval_env_kwargs={}, n_eval_episodes=2)
+    assert (run_dir / "vecnormalize.pkl").exists() and (run_dir / "best_vecnormalize.pkl").exists()
+    _, _, normaliser = load_agent(run_dir, None)
+    assert normaliser is not None and normaliser.training is False
