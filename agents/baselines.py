@@ -17,36 +17,12 @@ import numpy as np
 GENERATE, RUN_TESTS, DEBUG, SEARCH, STOP = range(5)
 
 
-class RandomAgent:
-    """Uniform choice among the valid actions (all actions when no mask is given)."""
-
-    def __init__(self, n_actions: int, seed: int | None = None) -> None:
-        if n_actions < 1:
-            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
-        self.n_actions = n_actions
-        self.rng = np.random.default_rng(seed)
-
-    def observe(self, info: Mapping[str, Any]) -> None:
-        """Nothing to track."""
-
-    def predict(
-        self,
-        observation: Any,
-        state: Any = None,
-        episode_start: Any = None,
-        deterministic: bool = True,
-        action_masks: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, None]:
-        """A random valid action."""
-        mask = np.ones(self.n_actions, dtype=bool) if action_masks is None else np.asarray(action_masks, bool)
-        valid = np.flatnonzero(mask.reshape(-1)[: self.n_actions]) if mask.any() else np.arange(self.n_actions)
-        return np.array(self.rng.choice(valid)), None
-
-
 class _ScriptedAgent:
-    """Shared machinery: a plan of actions per episode, masked actions skipped, info remembered."""
+    """Shared machinery: SB3's ``predict`` around ``_choose``, masked actions skipped, info remembered."""
 
     def __init__(self, n_actions: int) -> None:
+        if n_actions < 1:
+            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
         self.n_actions = n_actions
         self.last_info: dict[str, Any] = {}
         self._steps = 0
@@ -90,6 +66,18 @@ class _ScriptedAgent:
         action = self._fallback(self._choose(), self._mask)
         self._steps += 1
         return np.array(action), None
+
+
+class RandomAgent(_ScriptedAgent):
+    """Uniform choice among the valid actions (all actions when no mask is given)."""
+
+    def __init__(self, n_actions: int, seed: int | None = None) -> None:
+        super().__init__(n_actions)
+        self.rng = np.random.default_rng(seed)
+
+    def _choose(self) -> int:
+        valid = np.flatnonzero(self._mask)
+        return int(self.rng.choice(valid if valid.size else np.arange(self.n_actions)))
 
 
 class ExecutiveHeuristic(_ScriptedAgent):
