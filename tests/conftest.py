@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-if "PROMPTGYM_MBPP_PATH" not in os.environ and os.path.isdir("/work/shared/data"):
-    os.environ["PROMPTGYM_MBPP_PATH"] = "/work/shared/data"
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the checkout
+if "PROMPTGYM_MBPP_PATH" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["PROMPTGYM_MBPP_PATH"] = str(_SHARED_DATA)
 
 
 def _docker_status() -> tuple[bool, str]:
@@ -40,3 +43,13 @@ def require_docker(docker_available: tuple[bool, str]) -> None:
     ok, reason = docker_available
     if not ok:
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[object]:
+    """A process-backend Sandbox shared by one test module's env tests."""
+    from evaluators import Sandbox
+
+    sb = Sandbox(backend="process", workers=2)
+    yield sb
+    sb.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,13 +17,6 @@ TID = "MBPP/604"  # reverse_words, 3 visible tests
 REF = load_tasks("mbpp", "train", task_ids=[TID])[0].reference
 BAD = "def reverse_words(s):\n    return s\n"
 HALF = "def reverse_words(s):\n    return 'program python' if s == 'python program' else s\n"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox(backend="process", workers=1)
-    yield sb
-    sb.close()
 
 
 def make(sandbox: Sandbox, script: list[Any] | None = None, **kwargs: Any) -> ExecutiveEnv:

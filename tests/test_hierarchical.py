@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,13 +18,6 @@ from promptgym.tasks import load_tasks
 
 IDS = ["MBPP/604", "MBPP/606"]  # reverse_words, radian_degree
 COMP = "MBPP/composite/604+606"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox(backend="process", workers=1)
-    yield sb
-    sb.close()
 
 
 def make(sandbox: Sandbox, coder: Any = None, **kwargs: Any) -> HierarchicalEnv:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from evaluators import Sandbox
 from promptgym.coders import CodeSample, Coder, TextReply
 from promptgym.envs.prompt_opt import ERROR_CLASSES, PromptOptEnv, PromptOptRewards, error_class
 from promptgym.envs._common import coerce_rewards
@@ -44,13 +43,6 @@ class PromptKeyedCoder(Coder):
     def ask(self, instruction: str, max_new_tokens: int = 256, seed: int = 0) -> TextReply:
         text = self.reply(instruction)
         return TextReply(text=text, tokens=len(text.split()), llm_calls=1)
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    sb = Sandbox(backend="process")
-    yield sb
-    sb.close()
 
 
 def make_env(sandbox, **kw) -> PromptOptEnv:
