@@ -3,18 +3,21 @@
 The image is ``python:3.11-slim`` when a registry is reachable; offline (as here) it is built once
 from this machine's own Python (binary, stdlib, shared libraries from ``ldd``) with ``docker
 import`` and tagged ``promptgym-sandbox:py3.11``. Containers: network none, memory/pids/cpu limits,
-read-only root with a tmpfs /tmp, a non-root uid of their own, all capabilities dropped, and a
+read-only root with a tmpfs /tmp, programs under uids of their own in a private world per run, and a
 unique name per pool. The worker code is mounted read-only; the host talks to it over a unix
-socket in a per-container directory.
+socket in a per-container directory private to its owner.
 """
 
 from __future__ import annotations
 
+import hmac
 import io
 import os
 import re
+import secrets
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -116,19 +119,32 @@ def ensure_image(client: Any, image: str = DEFAULT_IMAGE) -> str:
 
 
 class DockerWorker:
-    """One long-lived container running the executor worker, reached over a unix socket."""
+    """One long-lived container running the executor worker, reached over a unix socket.
+
+    The worker is the container's root with only the capabilities it needs to build each run's
+    private world and drop to the run's own uid (the program never holds any of them); it is not
+    dumpable. The socket lives in a host directory private to its owner; the host checks that the
+    peer is the container's own init process and knows the secret given only to this container,
+    and matches every reply to its request.
+    """
 
     def __init__(self, client: Any, image: str, name: str, memory_mb: int, cpus: float, pids: int) -> None:
         self.name = name
-        self.ipc = tempfile.mkdtemp(prefix="promptgym-ipc-")
-        os.chmod(self.ipc, 0o777)  # the container's non-root user creates its socket here
+        self.ipc = tempfile.mkdtemp(prefix="promptgym-ipc-")  # mode 0700: only its owner (and root) can enter
+        self.secret = secrets.token_hex(16)
+        self._next_id = 0
         uid = 100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000
+        caps = ["SYS_ADMIN", "SETUID", "SETGID", "SYS_CHROOT", "KILL", "CHOWN"]
+        if os.getuid() != 0:  # the container's root must enter a directory owned by this (non-root) user
+            caps.append("DAC_OVERRIDE")
         self.container = client.containers.run(
-            image, [_PY, "-I", "/sandbox/_worker.py", "--listen", "/ipc/worker.sock"],
-            name=name, detach=True, network_mode="none", read_only=True, user=f"{uid}:{uid}",
-            tmpfs={"/tmp": "size=256m,mode=1777"}, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
-            pids_limit=pids, nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            environment={"LD_LIBRARY_PATH": "/usr/local/lib"}, labels={"promptgym.sandbox": "1"},
+            image, [_PY, "-I", "/sandbox/_worker.py", "--listen", "/ipc/worker.sock", "--uid", str(uid)],
+            name=name, detach=True, network_mode="none", read_only=True, user="0:0",
+            tmpfs={"/tmp": "size=256m,mode=711"}, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
+            pids_limit=pids, nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=caps,
+            security_opt=["no-new-privileges"],
+            environment={"LD_LIBRARY_PATH": "/usr/local/lib", "PROMPTGYM_SECRET": self.secret},
+            labels={"promptgym.sandbox": "1"},
             volumes={_EVALUATORS_DIR: {"bind": "/sandbox", "mode": "ro"}, self.ipc: {"bind": "/ipc", "mode": "rw"}},
         )
         path = os.path.join(self.ipc, "worker.sock")
@@ -147,10 +163,21 @@ class DockerWorker:
         self.channel = Channel(self.sock.fileno(), self.sock.fileno())
         try:
             self.hello = self.channel.recv(deadline)
-        except WorkerDied as exc:
+            self._check_peer()
+        except (WorkerDied, SandboxError) as exc:
             self.close()
-            raise SandboxError(f"sandbox container {name} did not greet: {exc}") from exc
+            raise SandboxError(f"sandbox container {name} did not greet as expected: {exc}") from exc
         self.hello["network_isolated"] = True  # network_mode="none" isolates the whole container
+
+    def _check_peer(self) -> None:
+        """The socket's peer must be this container's init, and must know this container's secret."""
+        pid, uid, _ = struct.unpack("3i", self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                               struct.calcsize("3i")))
+        self.container.reload()
+        if pid != self.container.attrs["State"]["Pid"]:
+            raise SandboxError(f"the socket's peer (pid {pid}, uid {uid}) is not the container's worker")
+        if not hmac.compare_digest(str(self.hello.get("secret", "")), self.secret):
+            raise SandboxError("the worker did not present this container's secret")
 
     @property
     def pids(self) -> list[int]:
@@ -168,9 +195,12 @@ class DockerWorker:
         return not readable
 
     def request(self, job: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """Run one job in this container; WorkerDied if it dies or stalls."""
-        self.channel.send(job)
+        """Run one job in this container; WorkerDied if it dies, stalls or answers another request."""
+        self._next_id += 1
+        self.channel.send({**job, "id": self._next_id})
         reply = self.channel.recv(deadline)
+        if reply.get("id") != self._next_id:
+            raise WorkerDied(f"reply to request {reply.get('id')!r} while waiting for {self._next_id}")
         reply.setdefault("extra", {})["network_isolated"] = True
         return reply
 

@@ -83,8 +83,8 @@ class ProcessWorker:
 
     @property
     def pids(self) -> list[int]:
-        """Host pids of the worker process (for leak checks)."""
-        return [self.proc.pid]
+        """Host pids of the worker process and its program zygote (for leak checks)."""
+        return [self.proc.pid, int(self.hello.get("zygote_pid", 0))]
 
     def request(self, job: dict[str, Any], deadline: float) -> dict[str, Any]:
         """Run one job; WorkerDied if the worker dies or stalls."""

@@ -1,12 +1,12 @@
-"""Pre-started executor worker: forks a fresh, limited child per program and reports its verdicts.
+"""Pre-started executor worker: per job, a trusted judge and a confined program child, never one process.
 
 Standard library only, run as a script (``python -I _worker.py``) by the process backend and as the
-server inside each Docker container. Frames in both directions are a 4-byte big-endian length and
-a JSON body. Each job runs in a new child: its own session/process group, a new network namespace
-where permitted, rlimits, an unprivileged uid (when the worker is root) that sees the interpreter's
-stdlib through the worker's private mount namespace (see _confine_fs), a scrubbed environment and
-a private temporary work dir. The harness in the child writes nonce-tagged records to a private
-pipe; the worker alone decides the verdict.
+server inside each Docker container. Frames to and from the host are a 4-byte big-endian length
+and a JSON body. Before any job arrives, the worker forks the *program zygote*, whose memory never
+holds a test: for each job it forks the program's child into a fresh private world (``_confine``).
+The worker itself forks the *judge* (``_trusted_judge``), which holds the tests, runs them in its
+own interpreter against proxies of the program's names, and writes its verdict records to a pipe
+only the worker reads. The worker enforces the wall clock, kills what is left and reports.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I drops the script's dir
-import _harness  # noqa: E402
+import _confine  # noqa: E402
+import _trusted_judge  # noqa: E402
+import _untrusted_program  # noqa: E402
+import _wire  # noqa: E402
 
 # Imported once here so that a run costs no import time: what most generated programs use. Kept
 # short on purpose: every preloaded page is one more the kernel maps at each fork (measured: a
@@ -55,13 +58,16 @@ def _preload(names: list[str]) -> None:
 
 _preload(PRELOAD)
 
-CLONE_NEWNET = 0x40000000
-CLONE_NEWNS = 0x00020000
-MNT_DETACH = 2
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+from _confine import (  # noqa: E402
+    CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, MB, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
+    MS_REC, MS_REMOUNT, mount as _mount,
+)
+
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-RESULT_FD = 3
-MB = 1 << 20
+PROTO_FD = 3  # the program child's end of its channel to the judge
+_FLUSH_GRACE_S = 0.5  # after the judge hangs up, the program's child flushes its output and exits
+JUDGE_MEMORY_MB = 1024  # the judge holds the tests and what the program returns (frames <= 64 MiB)
 
 
 def _libc() -> ctypes.CDLL:
@@ -77,14 +83,6 @@ def _unshare_net() -> bool:
         except OSError:
             return False
     return _libc().unshare(CLONE_NEWNET) == 0
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    """libc mount(2); OSError on failure."""
-    enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
-    if _libc().mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
 def _hidden_root(path: str) -> str | None:
@@ -199,20 +197,40 @@ def _only_stdlib_imports() -> None:
     importlib.invalidate_caches()
 
 
-def _child(job: dict, nonce: str, fds: dict, workdir: str, uid: int, isolate_net: bool) -> None:
-    """In the forked child: confine the process, then hand over to the harness. Never returns."""
+def _drop_to(uid: int) -> None:
+    """Become ``uid`` (no groups) when root; nothing otherwise."""
+    if uid and os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def _new_uid(*avoid: int) -> int:
+    while True:
+        uid = 100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000
+        if uid not in avoid:
+            return uid
+
+
+# -- the program zygote: forks each program's child; never holds a test ---------------------------
+def _program_child(job: dict, fds: list[int], uid: int, world: str, cgroup: _confine.Cgroup | None,
+                   workdir: str) -> None:
+    """In the forked child: enter its world, confine, drop privileges, serve the program. Never returns."""
     try:
         os.setsid()  # own process group: the worker kills the whole group at the limit
-        if isolate_net:
-            _unshare_net()
+        if world == "private":
+            _confine.enter_run_namespaces(int(job.get("tmp_mb", 64)), uid)
+            workdir = "/tmp"
+        if cgroup is not None:
+            cgroup.join()
+        proto, out, err = fds
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        os.dup2(fds["out"], 1)
-        os.dup2(fds["err"], 2)
-        os.dup2(fds["res"], RESULT_FD)
-        os.closerange(RESULT_FD + 1, 65536)  # the worker's protocol pipes and sockets are not the program's
-        timeout = float(job["timeout"])
-        cpu = int(timeout) + 1
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.dup2(proto, PROTO_FD)
+        os.closerange(PROTO_FD + 1, 65536)  # nothing of the zygote's is the program's
+        cpu = int(float(job["timeout"])) + 1
         limits = [
             (resource.RLIMIT_CPU, (cpu, cpu + 1)),
             (resource.RLIMIT_AS, (int(job["memory_mb"]) * MB,) * 2),
@@ -224,10 +242,7 @@ def _child(job: dict, nonce: str, fds: dict, workdir: str, uid: int, isolate_net
             limits.append((resource.RLIMIT_NPROC, (int(job.get("max_procs", 32)),) * 2))
         for which, value in limits:
             resource.setrlimit(which, value)
-        if uid and os.getuid() == 0:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+        _drop_to(uid)
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
@@ -238,7 +253,8 @@ def _child(job: dict, nonce: str, fds: dict, workdir: str, uid: int, isolate_net
                                       write_through=True)
         stdout, stderr = sys.stdout, sys.stderr
         sys.argv = ["<program>"]
-        _harness.run(job["program"], list(job["tests"]), job.get("setup", ""), RESULT_FD, nonce)
+        first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
+        _untrusted_program.serve(first["program"], PROTO_FD)
         for stream in (stdout, stderr):
             try:
                 stream.flush()
@@ -248,52 +264,109 @@ def _child(job: dict, nonce: str, fds: dict, workdir: str, uid: int, isolate_net
         os._exit(0)
 
 
-def _descendants_left() -> bool:
-    """Whether any process the program started is still alive.
-
-    The worker is a child subreaper, so every surviving descendant of a run (however it forked,
-    whatever session it made) is our child or below one: an empty children list means none.
-    """
-    me = os.getpid()
+def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
+    """The program zygote's loop: one confined child per request, then its exit status."""
+    os.setsid()
     try:
-        with open(f"/proc/{me}/task/{me}/children") as fh:
-            return bool(fh.read().split())
-    except OSError:  # no such file (old kernel): assume the worst and sweep
-        return True
-
-
-def _sweep(uid: int) -> None:
-    """Kill every process the program left behind (orphans, daemons), then reap them."""
-    if not _descendants_left():
-        return
-    if uid and os.getuid() == 0:
-        # a helper with the program's uid signals everything of that uid: kill(-1) spares only itself
+        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # a run's orphans (shared mode) come back to us
+    except (OSError, AttributeError):
+        pass
+    why_not = _confine.private_world_possible() if base_uid else "no uid of its own for programs"
+    world, cgroup = "shared", None
+    pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if not why_not else -1
+    if not why_not:
+        cg = _confine.Cgroup(f"promptgym-{os.getpid()}")
+        cgroup_note = cg.describe()
+        cgroup = cg if cg.version else None
+        try:
+            _confine.build_root(root_dir)
+            world = "private"
+        except OSError as exc:
+            why_not = f"cannot build a private root: {exc}"
+    else:
+        cgroup_note = f"unavailable: {why_not}"
+    hello = {"world": world if world == "private" else f"shared ({why_not})", "cgroup": cgroup_note}
+    sock.send(json.dumps(hello).encode())
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+        except OSError:
+            return
+        if not msg:
+            return
+        job = json.loads(msg)
+        uid = _new_uid(base_uid) if base_uid else 0
+        workdir = "/tmp"
+        if world != "private":
+            workdir = tempfile.mkdtemp(prefix="promptgym-run-")
+            if uid:
+                os.chown(workdir, uid, uid)
+        if cgroup is not None:
+            try:
+                cgroup.limit(int(job["memory_mb"]), int(job.get("max_procs", 32)))
+            except OSError:
+                pass
+        if world == "private":
+            _confine.unshare(CLONE_NEWPID)  # the next child is PID 1 of a namespace of its own
         pid = os.fork()
         if pid == 0:
+            sock.close()
+            _program_child(job, fds, uid, world, cgroup, workdir)
+        if world == "private":
+            _libc().setns(pidns, CLONE_NEWPID)  # back to ours, so the next run gets a fresh one again
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"pid": pid}).encode())
+        _, status = os.waitpid(pid, 0)
+        if world != "private":
             try:
-                os.setgid(uid)
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-    elif os.getpid() == 1:
-        # inside a container (own pid namespace): everything but this server is the program's
-        me = os.getpid()
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in (me, 1):
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-    # we are the child subreaper: orphans were reparented to us; reap them so no zombie stays
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if uid:
+                _confine.clean_up_uid(uid, workdir)
+            else:
+                _confine.remove_tree(workdir)
+        _reap()
+        sock.send(json.dumps({"status": status}).encode())
+
+
+def _reap() -> None:
+    """Reap every zombie handed to us as subreaper."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            return
         if pid == 0:
-            time.sleep(0.001)  # killed ones take a moment to become zombies
+            return
+
+
+class _Zygote:
+    """The worker's handle on its program zygote (forked before any job, so it never saw a test)."""
+
+    def __init__(self, base_uid: int) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root_dir = tempfile.mkdtemp(prefix="promptgym-root-")
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                self.sock.close()
+                _zygote_main(theirs, root_dir, base_uid)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.hello = json.loads(self.sock.recv(65536))
+        try:
+            os.rmdir(root_dir)  # the zygote mounted on it in its own namespace; here it is empty
+        except OSError:
+            pass
+
+    def start(self, job: dict, fds: list[int]) -> int:
+        """Start the program's child for ``job`` with its channel and output pipes; its pid."""
+        limits = {k: job[k] for k in ("timeout", "memory_mb", "max_procs", "max_file_mb", "tmp_mb") if k in job}
+        socket.send_fds(self.sock, [json.dumps(limits).encode()], fds)
+        return json.loads(self.sock.recv(65536))["pid"]
 
 
 class _Capture:
@@ -316,73 +389,99 @@ class _Capture:
         return True
 
 
-def execute(job: dict, uid: int, isolate_net: bool) -> dict:
-    """Run one job in a fresh child and return the result as a plain dict."""
+# -- one run ---------------------------------------------------------------------------------------
+def _judge_child(job: dict, proto: int, records: int, judge_uid: int) -> None:
+    """In the forked judge: keep only its two channels, drop privileges, judge. Never returns."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.dup2(proto, 3)
+        os.dup2(records, 4)
+        os.closerange(5, 65536)
+        resource.setrlimit(resource.RLIMIT_AS, ((int(job["memory_mb"]) + JUDGE_MEMORY_MB) * MB,) * 2)
+        _drop_to(judge_uid)
+        _wire.send(3, {"program": job["program"]})
+        _trusted_judge.run(job, 3, 4)
+    finally:
+        os._exit(0)
+
+
+def _kill(*pids: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def execute(job: dict, zygote: _Zygote, judge_uid: int) -> dict:
+    """Run one job: the program's child from the zygote, the judge from here; return the result dict."""
     start = time.monotonic()
-    timeout = float(job["timeout"])
-    nonce = os.urandom(16).hex()
-    workdir = tempfile.mkdtemp(prefix="promptgym-run-")
-    if uid and os.getuid() == 0:
-        os.chown(workdir, uid, uid)
-    pipes = {name: os.pipe() for name in ("res", "out", "err")}
-    pid = os.fork()
-    if pid == 0:
-        _child(job, nonce, {name: w for name, (_, w) in pipes.items()}, workdir, uid, isolate_net)
-    for _, w in pipes.values():
-        os.close(w)
+    deadline = start + float(job["timeout"])
+    proto_judge, proto_program = socket.socketpair()
+    pipes = {name: os.pipe() for name in ("rec", "out", "err")}
+    program_pid = zygote.start(job, [proto_program.fileno(), pipes["out"][1], pipes["err"][1]])
+    proto_program.close()
+    os.close(pipes["out"][1])
+    os.close(pipes["err"][1])
+    judge_pid = os.fork()
+    if judge_pid == 0:
+        _judge_child(job, proto_judge.fileno(), pipes["rec"][1], judge_uid)
+    proto_judge.close()
+    os.close(pipes["rec"][1])
     limit = int(job.get("max_output", 64 * 1024))
-    caps = {name: _Capture(r, limit if name != "res" else 4 * MB) for name, (r, _) in pipes.items()}
-    for cap in caps.values():
-        os.set_blocking(cap.fd, False)
-    pidfd = os.pidfd_open(pid)
+    caps = {name: _Capture(r, limit if name != "rec" else 4 * MB) for name, (r, _) in pipes.items()}
+    judge_fd = os.pidfd_open(judge_pid)
     poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
+    poller.register(judge_fd, select.POLLIN)
+    poller.register(zygote.sock.fileno(), select.POLLIN)
     by_fd = {cap.fd: cap for cap in caps.values()}
     for fd in by_fd:
+        os.set_blocking(fd, False)
         poller.register(fd, select.POLLIN)
-    deadline = start + timeout
-    timed_out, wait_status = False, None
-    while wait_status is None:
-        left = deadline - time.monotonic()
-        if left <= 0:
+    timed_out, judge_status, program_status, killed_program = False, None, None, False
+    grace_end = deadline  # once the judge is done, the program gets a moment to flush its output
+    while judge_status is None or program_status is None:
+        now = time.monotonic()
+        if now >= deadline and not timed_out:
             timed_out = True
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, wait_status = os.waitpid(pid, 0)
-            break
-        for fd, _ in poller.poll(max(left, 0.0) * 1000):
-            if fd == pidfd:
-                _, wait_status = os.waitpid(pid, 0)
+            _kill(judge_pid, program_pid)
+        elif now >= grace_end and not killed_program and not timed_out:
+            killed_program = True  # the judge is done with it: end the program's world
+            _kill(program_pid)
+        wake = min(deadline, grace_end) - now
+        for fd, _ in poller.poll(max(wake, 0.0) * 1000 if not (timed_out or killed_program) else 100):
+            if fd == judge_fd:
+                _, judge_status = os.waitpid(judge_pid, 0)
+                poller.unregister(judge_fd)
+                grace_end = min(deadline, time.monotonic() + _FLUSH_GRACE_S)
+            elif fd == zygote.sock.fileno():
+                reply = zygote.sock.recv(65536)
+                if not reply:
+                    raise RuntimeError("the program zygote died")
+                program_status = json.loads(reply)["status"]
+                poller.unregister(fd)
             elif not by_fd[fd].read():
                 poller.unregister(fd)
-    os.close(pidfd)
+    os.close(judge_fd)
     duration = time.monotonic() - start
-    try:
-        os.killpg(pid, signal.SIGKILL)  # grandchildren still in the group
-    except (ProcessLookupError, PermissionError):
-        pass
-    _sweep(uid)
-    for cap in caps.values():  # everything that held a write end is dead now: drain to EOF
+    for cap in caps.values():  # every writer is dead now: drain to EOF
         os.set_blocking(cap.fd, True)
         while cap.read():
             pass
         os.close(cap.fd)
-    shutil.rmtree(workdir, ignore_errors=True)
-    return _verdict(job, nonce, caps, wait_status, timed_out, duration)
+    return _verdict(job, caps, program_status, judge_status, timed_out, killed_program, duration)
 
 
-def _verdict(job: dict, nonce: str, caps: dict, wait_status: int, timed_out: bool, duration: float) -> dict:
-    """Turn the child's records and exit status into a result dict."""
+def _verdict(job: dict, caps: dict, program_status: int, judge_status: int, timed_out: bool,
+             killed_by_us: bool, duration: float) -> dict:
+    """Turn the judge's records and the exit statuses into a result dict."""
     n = len(job["tests"])
     outcomes: list[list] = [[False, "not run"] for _ in range(n)]
-    program_error, memory, done = "", False, False
-    prefix = nonce + " "
-    for line in bytes(caps["res"].data).decode("utf-8", "replace").splitlines():
-        if not line.startswith(prefix) or done:
-            continue  # not from the harness (or after its last word): ignored
-        kind, _, rest = line[len(prefix):].partition(" ")
+    program_error, memory, gone, done = "", False, False, False
+    for line in bytes(caps["rec"].data).decode("utf-8", "replace").splitlines():
+        kind, _, rest = line.partition(" ")
         if kind in ("P", "F"):
             index, _, message = rest.partition(" ")
             if index.isdigit() and int(index) < n:
@@ -391,25 +490,30 @@ def _verdict(job: dict, nonce: str, caps: dict, wait_status: int, timed_out: boo
             program_error = program_error or rest
         elif kind == "M":
             memory = True
+        elif kind == "X":
+            gone = True
         elif kind == "D":
             done = True
-    signum = os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else 0
-    if timed_out or signum == signal.SIGXCPU:
+    program_signal = os.WTERMSIG(program_status) if os.WIFSIGNALED(program_status) else 0
+    if killed_by_us and not gone:
+        program_signal = 0  # we ended the program after the judge was done: not the program's doing
+    if timed_out or program_signal == signal.SIGXCPU:
         status, error = "timeout", f"time limit of {job['timeout']}s exceeded"
     elif memory:
         status, error = "memory", f"memory limit of {job['memory_mb']} MB exceeded"
-    elif signum:
-        status, error = "killed", f"killed by signal {signal.Signals(signum).name}"
+    elif program_signal:
+        status, error = "killed", f"killed by signal {signal.Signals(program_signal).name}"
     elif not done:
-        status, error = "error", "the program exited before the tests finished"
+        status, error = "error", f"the judge could not finish (exit status {judge_status})"
     elif program_error:
         status, error = "error", program_error
+    elif gone:
+        status, error = "error", "the program exited before the tests finished"
     else:
         status = "passed" if all(ok for ok, _ in outcomes) else "failed"
         error = "" if status == "passed" else next(msg for ok, msg in outcomes if not ok)
-    if status != "passed":
-        # a test whose record never arrived is failed, whatever it would have done
-        outcomes = [[ok and done, msg] for ok, msg in outcomes]
+    if status == "timeout":
+        outcomes = [[False, msg] if ok else [ok, msg] for ok, msg in outcomes]
     texts = {}
     for name in ("out", "err"):
         text = bytes(caps[name].data).decode("utf-8", "replace")
@@ -418,8 +522,7 @@ def _verdict(job: dict, nonce: str, caps: dict, wait_status: int, timed_out: boo
         texts[name] = text
     return {"status": status, "tests": [{"passed": ok, "error": msg} for ok, msg in outcomes],
             "stdout": texts["out"], "stderr": texts["err"], "duration_s": duration, "error": error,
-            "extra": {"exit_signal": signum, "records_complete": done}}
-
+            "extra": {"exit_signal": program_signal, "records_complete": done}}
 
 def _recv_exact(read, n: int) -> bytes | None:
     buf = bytearray()
@@ -431,18 +534,21 @@ def _recv_exact(read, n: int) -> bytes | None:
     return bytes(buf)
 
 
-def serve(read, write, uid: int) -> None:
+def serve(read, write, uid: int, secret: str = "") -> None:
     """Answer jobs until the other side closes the channel."""
-    # One new, empty network namespace for the worker, inherited by every child it forks: the same
-    # isolation as one per child, without paying for a namespace per run (all of a run's processes
-    # are dead before the next starts, so nothing lingers in it).
+    # One new, empty network namespace for the worker, inherited by every process it forks: the
+    # same isolation as one per run, without paying for a namespace per run.
     isolate = _unshare_net()
     # likewise one private mount namespace (see _confine_fs), set up once: no cost per run
     stdlib = _confine_fs() if uid and os.getuid() == 0 else "readable"
     if stdlib == "preloaded":
         _preload(PRELOAD_FALLBACK)
     _only_stdlib_imports()
-    hello = json.dumps({"ready": True, "pid": os.getpid(), "network_isolated": isolate, "stdlib": stdlib}).encode()
+    zygote = _Zygote(uid)  # before any job: the zygote's memory never holds a test
+    judge_uid = _new_uid(uid) if uid else 0
+    info = {"network_isolated": isolate, "stdlib": stdlib, **zygote.hello}
+    hello = json.dumps({"ready": True, "pid": os.getpid(), "zygote_pid": zygote.pid, "secret": secret,
+                        **info}).encode()
     write(struct.pack(">I", len(hello)) + hello)
     while True:
         header = _recv_exact(read, 4)
@@ -453,11 +559,12 @@ def serve(read, write, uid: int) -> None:
             return
         job = json.loads(body)
         try:
-            result = execute(job, uid, False)
+            result = execute(job, zygote, judge_uid)
+        except (RuntimeError, OSError) as exc:  # the zygote or a channel broke: let the host replace us
+            sys.exit(f"worker failure: {type(exc).__name__}: {exc}")
         except Exception as exc:  # a worker-side failure is reported, never silently dropped
             result = {"status": "error", "error": f"worker failure: {type(exc).__name__}: {exc}"}
-        result.setdefault("extra", {})["network_isolated"] = isolate
-        result["extra"]["stdlib"] = stdlib
+        result.setdefault("extra", {}).update(info)
         result["id"] = job.get("id")
         out = json.dumps(result).encode()
         write(struct.pack(">I", len(out)) + out)
@@ -466,20 +573,23 @@ def serve(read, write, uid: int) -> None:
 def main() -> None:
     """Entry point: serve on stdin/stdout, or on a unix socket (inside a container)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--uid", type=int, default=0, help="unprivileged uid for the children (0: keep)")
+    parser.add_argument("--uid", type=int, default=0, help="base of the unprivileged uids for runs (0: keep)")
     parser.add_argument("--listen", default="", help="unix socket path to serve on instead of stdin/stdout")
     args = parser.parse_args()
-    try:
-        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come back to us to be reaped
-    except (OSError, AttributeError):
-        pass
+    libc = _libc()
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/mem, no ptrace, even for our own uid
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come back to us to be reaped
     if args.listen:
+        # the per-container secret proves to the host that it reached this worker, not an impostor
+        secret = os.environ.pop("PROMPTGYM_SECRET", "")
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o077)
         server.bind(args.listen)
-        os.chmod(args.listen, 0o777)
+        os.umask(old)
         server.listen(1)
         conn, _ = server.accept()
-        serve(conn.recv, conn.sendall, args.uid)
+        server.close()
+        serve(conn.recv, conn.sendall, args.uid, secret)
         return
     # keep the protocol on private fds; fd 1 goes to stderr so stray prints cannot corrupt it
     proto_in, proto_out = os.dup(0), os.dup(1)

@@ -119,12 +119,15 @@ class Sandbox:
             return [pid for w in self._all for pid in w.pids]
 
     # -- running ---------------------------------------------------------------------------------
-    def _job(self, program: Any, tests: Any, setup: str, timeout: float, memory_mb: int) -> dict[str, Any] | ExecutionResult:
+    def _job(self, program: Any, tests: Any, setup: str, timeout: float, memory_mb: int,
+             entry_point: str) -> dict[str, Any] | ExecutionResult:
         """Validate one job; an ExecutionResult for bad programs, exceptions for caller bugs."""
         if isinstance(tests, str) or not isinstance(tests, Sequence) or not all(isinstance(t, str) for t in tests):
             raise TypeError(f"tests must be a list of strings (one snippet each), got {type(tests).__name__}")
         if not isinstance(setup, str):
             raise TypeError(f"setup must be a string, got {type(setup).__name__}")
+        if not isinstance(entry_point, str) or (entry_point and not entry_point.isidentifier()):
+            raise ValueError(f"entry_point must be a function name (or ''), got {entry_point!r}")
         if not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if not isinstance(memory_mb, int) or memory_mb < 16:
@@ -135,8 +138,8 @@ class Sandbox:
             return _error(f"program too large: {len(program)} characters (limit {MAX_PROGRAM_BYTES})")
         if not tests:
             return _error("no tests")
-        return {"program": program, "tests": list(tests), "setup": setup, "timeout": float(timeout),
-                "memory_mb": memory_mb, "max_output": self.max_output}
+        return {"program": program, "tests": list(tests), "setup": setup, "entry_point": entry_point,
+                "timeout": float(timeout), "memory_mb": memory_mb, "max_output": self.max_output}
 
     def _execute(self, job: dict[str, Any]) -> ExecutionResult:
         if self.cache is not None:
@@ -164,11 +167,16 @@ class Sandbox:
         return result
 
     def run(self, program: str, tests: Sequence[str], setup: str = "", timeout: float = 5.0,
-            memory_mb: int = 512) -> ExecutionResult:
-        """Run ``program``, then ``setup``, then each test snippet; never raises for what the program does."""
+            memory_mb: int = 512, entry_point: str = "") -> ExecutionResult:
+        """Judge ``program`` against each test snippet; never raises for what the program does.
+
+        ``setup`` is trusted task code the tests may use (imports, helpers); it runs on the judge's
+        side, as the tests do. ``entry_point`` is the function the task asks for: the only name the
+        program may supply that shadows a builtin (MBPP/126 asks for a ``sum``).
+        """
         if self._closed:
             raise RuntimeError("this Sandbox is closed")
-        job = self._job(program, tests, setup, timeout, memory_mb)
+        job = self._job(program, tests, setup, timeout, memory_mb, entry_point)
         return job if isinstance(job, ExecutionResult) else self._execute(job)
 
     def run_many(self, jobs: Iterable[dict[str, Any]], progress: Any = None) -> list[ExecutionResult]:

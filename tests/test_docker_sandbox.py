@@ -43,11 +43,17 @@ def test_container_hardening(client) -> None:  # noqa: ANN001
         host = attrs["HostConfig"]
         assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
         assert host["Memory"] > 0 and host["PidsLimit"] > 0 and host["NanoCpus"] > 0 and host["CapDrop"] == ["ALL"]
-        assert not attrs["Config"]["User"].startswith("0")
+        # root of the container with only what builds a private world per run; programs get none of it
+        assert set(host["CapAdd"]) <= {"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT", "CAP_KILL",
+                                       "CAP_CHOWN", "CAP_DAC_OVERRIDE", "SYS_ADMIN", "SETUID", "SETGID",
+                                       "SYS_CHROOT", "KILL", "CHOWN", "DAC_OVERRIDE"}
+        assert "no-new-privileges" in host["SecurityOpt"]
         prog = ("import os\nUID = os.getuid()\n"
                 "try:\n    open('/usr/evil', 'w')\n    RO = False\nexcept OSError:\n    RO = True\n")
-        r = sb.run(prog, ["assert UID != 0", "assert RO"])
+        r = sb.run(prog + "CAPS = open('/proc/self/status').read().split('CapEff:')[1].split()[0]\n",
+                   ["assert UID != 0", "assert RO", "assert int(CAPS, 16) == 0"])
         assert r.passed, r
+        assert r.extra["world"] == "private"
 
 
 def test_a_dead_container_is_replaced(client) -> None:  # noqa: ANN001

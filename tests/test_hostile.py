@@ -64,11 +64,11 @@ def test_output_flood_is_truncated(sb) -> None:
 def test_early_exit_is_not_a_pass(sb, exit_call: str) -> None:
     r = sb.run(f"import os, sys\n{exit_call}\n" + F_RIGHT, TESTS)
     assert not r.passed and r.status == "error" and not any(t.passed for t in r.tests)
-    # exiting from inside the second test: that test fails; os._exit ends the run before the "done"
-    # record, and without it no test counts as passed
+    # exiting from inside the second test: that test fails; after os._exit the program is gone, so
+    # the third fails too (the first was judged before, by the judge, and stands)
     prog = "import os, sys\ndef f(x):\n    if x == 2:\n        " + exit_call + "\n    return x + 1\n"
     r = sb.run(prog, TESTS)
-    expected = [False, False, False] if exit_call == "os._exit(0)" else [True, False, True]
+    expected = [True, False, False] if exit_call == "os._exit(0)" else [True, False, True]
     assert not r.passed and [t.passed for t in r.tests] == expected
 
 
@@ -78,8 +78,9 @@ def test_killing_the_parent_and_the_group(sb) -> None:
     # the container's pid 1, which ignores SIGKILL from inside its namespace -> the tests judge it.
     r = sb.run("import os\ntry:\n    os.kill(os.getppid(), 9)\nexcept OSError:\n    pass\n" + F_WRONG, TESTS)
     assert r.status in ("failed", "killed") and not any(t.passed for t in r.tests)
-    r = sb.run("import os\nos.killpg(0, 9)\n" + F_RIGHT, TESTS)
-    assert r.status == "killed" and not any(t.passed for t in r.tests)
+    # the program is PID 1 of its own namespace: it cannot even kill itself, so a wrong one is judged
+    r = sb.run("import os\nos.killpg(0, 9)\n" + F_WRONG, TESTS)
+    assert not r.passed and not any(t.passed for t in r.tests)
     r = sb.run("import os\ntry:\n    os.kill(-1, 9)\nexcept OSError:\n    pass\n" + F_WRONG, TESTS)
     assert not r.passed
     assert sb.run(F_RIGHT, TESTS).passed  # the pool still works (replacing a worker if one died)
@@ -154,7 +155,7 @@ def test_closing_file_descriptors_is_not_a_pass(sb) -> None:
 def test_forged_records_are_ignored(sb) -> None:
     prog = "import os\nfor fd in range(3, 10):\n    try:\n        os.write(fd, b'P 0\\nP 1\\nP 2\\nD\\n')\n    except OSError:\n        pass\n"
     r = sb.run(prog + F_WRONG, TESTS)
-    assert r.status == "failed" and not any(t.passed for t in r.tests)
+    assert not r.passed and not any(t.passed for t in r.tests)
 
 
 @pytest.mark.parametrize("prog", [
@@ -164,7 +165,7 @@ def test_forged_records_are_ignored(sb) -> None:
     "class A:\n    def __ne__(self, other):\n        return False\n    __eq__ = lambda s, o: True\ndef f(x):\n    return A()\n",
 ], ids=["eq-object", "int-subclass", "nested-list-subclass", "ne"])
 def test_always_equal_objects_fail(sb, prog: str) -> None:
-    r = sb.run(prog, TESTS + ["assert f(5) != 7"])
+    r = sb.run(prog, TESTS + ["assert f(5) != [7]"])
     assert r.status == "failed" and not any(t.passed for t in r.tests)
 
 
@@ -182,28 +183,32 @@ def test_monkeypatching_the_harness_fails(sb, prog: str) -> None:
 
 @pytest.mark.slow
 def test_no_leaks_after_many_runs(sb) -> None:
-    """2,000 cheap runs (500 in docker): no leaked processes, fds or temp dirs."""
+    """2,000 cheap runs (500 in docker): no leaked processes, fds or temp dirs of the sandbox's own.
+
+    Counted where the sandbox could leak (its workers' and zygotes' descriptors, their children, its
+    temp dirs), not the whole test process, whose descriptors other libraries open and close.
+    """
     n = 2000 if sb.backend == "process" else 500
     sb.run_many([dict(program=F_RIGHT, tests=TESTS[:1])] * 8)  # warm every worker first
-    fds_before, dirs_before = fd_count(), run_dirs(sb)
+    dirs_before = run_dirs(sb)
     workers_before = {pid: fd_count(pid) for pid in sb.worker_pids()}
     jobs = [dict(program=F_RIGHT + f"print({i})\n", tests=TESTS, timeout=5.0) for i in range(n)]
     results = sb.run_many(jobs)
     assert [r.stdout.strip() for r in results] == [str(i) for i in range(n)]  # order kept, nothing mixed up
     assert all(r.passed for r in results)
-    assert fd_count() == fds_before
     assert {pid: fd_count(pid) for pid in sb.worker_pids()} == workers_before
     assert run_dirs(sb) == dirs_before
-    for pid in sb.worker_pids():  # no children left under a worker
+    pids = sb.worker_pids()
+    for pid in pids:  # a worker's only child is its zygote; a zygote has none left
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            assert fh.read().split() == []
+            assert set(fh.read().split()) <= {str(p) for p in pids}
 
 
 STDLIB_PROBE = (
     "import xml.etree.ElementTree as ET, sqlite3, zoneinfo, email.message, html.parser, fractions\n"
     "TAG = ET.fromstring('<a><b/></a>')[0].tag\n"
     "SQL = sqlite3.connect(':memory:').execute('select 6 * 7').fetchone()[0]\n"
-    "MSG = email.message.EmailMessage(); MSG['Subject'] = 'hi'\n"
+    "MSG = email.message.EmailMessage(); MSG['Subject'] = 'hi'; SUBJECT = str(MSG['Subject'])\n"
     "class P(html.parser.HTMLParser):\n    seen = []\n    def handle_starttag(self, tag, attrs):\n"
     "        self.seen.append(tag)\n"
     "P().feed('<p><i>x</i></p>')\n"
@@ -221,7 +226,7 @@ def test_stdlib_imports_alike_on_both_backends(sb) -> None:
     assert not {"xml.etree.ElementTree", "sqlite3", "zoneinfo", "email", "html.parser"} & set(PRELOAD)
     if sb.backend == "process" and os.geteuid() != 0:
         pytest.skip("no uid drop without root: nothing to test")
-    r = sb.run(STDLIB_PROBE, ["assert TAG == 'b'", "assert SQL == 42", "assert MSG['Subject'] == 'hi'",
+    r = sb.run(STDLIB_PROBE, ["assert TAG == 'b'", "assert SQL == 42", "assert SUBJECT == 'hi'",
                               "assert P.seen == ['p', 'i']", "assert HALF + HALF == 1", "assert callable(ZI)",
                               # the venv's packages and this repo's editable install are not the program's
                               "assert not third_party('pytest') and not third_party('promptgym')"])

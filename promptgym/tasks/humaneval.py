@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 
 from promptgym.error import DependencyNotInstalled
@@ -28,6 +29,21 @@ def load_humaneval(path: str | os.PathLike[str] | None = None) -> list[Task]:
                 dataset="humaneval",
                 split="test",
                 code_prefix=p["prompt"],
+                setup=prompt_helpers(p["prompt"], p["entry_point"]),
             )
         )
     return tasks
+
+
+def prompt_helpers(prompt: str, entry_point: str) -> str:
+    """The prompt's own code minus the entry point: trusted helpers the tests call (HumanEval/32's ``poly``)."""
+    for tail in ("    pass\n", "\n    pass\n"):
+        try:
+            tree = ast.parse(prompt + tail)
+            break
+        except SyntaxError:
+            continue
+    else:
+        return ""
+    keep = [node for node in tree.body if not (isinstance(node, ast.FunctionDef) and node.name == entry_point)]
+    return ast.unparse(ast.Module(body=keep, type_ignores=[])) + "\n" if keep else ""

@@ -1,0 +1,341 @@
+"""How a program's child is confined: one fresh, private world per run. Standard library only.
+
+``private`` mode (root with CAP_SYS_ADMIN: the process backend as root, Docker with the
+capability): the program zygote builds, once, a read-only root holding only the interpreter, its
+stdlib and the shared libraries they load, plus ``/dev/{null,zero,full,random,urandom}``, and
+pivots into it. Each run's child is then PID 1 of a new PID namespace (when it ends, the kernel
+kills every process it left) with new mount, IPC and UTS namespaces: a private size-capped tmpfs
+at ``/tmp`` (its work dir, gone with the namespace whatever is inside), a private ``/proc`` that
+shows only its own processes, no SysV IPC of anyone else's, and no file of the host's.
+
+``shared`` mode (no such privilege): a private work dir in the host's temp dir and an
+unprivileged uid of its own per run where the worker is root; afterwards every process of that
+uid is killed and every file and SysV IPC object it left in the shared temporary places is
+removed. ``result.extra["world"]`` says which mode ran.
+
+Whole-run limits go through a cgroup (v2, else v1 memory/pids/cpu) of the worker's own where the
+machine delegates one; ``result.extra["cgroup"]`` says where it does not (then memory is
+bounded per process by RLIMIT_AS and processes by RLIMIT_NPROC, so a run holds at most
+``max_procs * memory_mb``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import sysconfig
+import time
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
+MNT_DETACH = 2
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18)
+MB = 1 << 20
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+# places any uid may write on a usual Linux host; a run's leftovers there are removed in shared mode
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+_libc = ctypes.CDLL(None, use_errno=True)
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # pivot_root has no libc wrapper: syscall numbers
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare(flags: int) -> None:
+    """unshare(2); OSError when not permitted."""
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    """mount(2); OSError on failure."""
+    enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
+    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def _bind_ro(source: str, target: str, extra: int = MS_NODEV) -> None:
+    mount(source, target, None, MS_BIND | MS_REC)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | extra)
+
+
+# -- the read-only root ---------------------------------------------------------------------------
+def _needed_paths() -> list[str]:
+    """Host paths the interpreter needs: itself (with its symlinks), stdlib, libpython, shared libs."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    paths = [sys.executable, stdlib]
+    libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+    if libdir and soname and os.path.exists(os.path.join(libdir, soname)):
+        paths.append(os.path.join(libdir, soname))
+    dynload = os.path.join(stdlib, "lib-dynload")
+    binaries = [os.path.realpath(sys.executable)]
+    if os.path.isdir(dynload):
+        binaries += [os.path.join(dynload, f) for f in os.listdir(dynload) if f.endswith(".so")]
+    try:
+        out = subprocess.run(["ldd", *binaries], capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError:  # a minimal image (the Docker sandbox's) has no ldd and nothing else to hide
+        return paths + [d for d in ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib") if os.path.isdir(d)]
+    paths += sorted(set(re.findall(r"(/\S+\.so[\w.\-]*)", out)))
+    return paths
+
+
+def _replicate(root: str, path: str, seen: set[str]) -> None:
+    """Make ``path`` resolve inside ``root`` as on the host: symlinks recreated, the file or dir bound read-only."""
+    parts = [p for p in path.split("/") if p]
+    current = "/"
+    for i, part in enumerate(parts):
+        host = os.path.join(current, part)
+        inside = root + host
+        rest = "/".join(parts[i + 1:])
+        if os.path.islink(host):
+            target = os.readlink(host)
+            if not os.path.lexists(inside):
+                os.symlink(target, inside)
+            resolved = os.path.normpath(os.path.join(current, target))
+            _replicate(root, os.path.join(resolved, rest) if rest else resolved, seen)
+            return
+        if host in seen:
+            return  # an ancestor directory is bound already: everything below it is visible
+        if not rest:
+            if os.path.isdir(host):
+                os.makedirs(inside, exist_ok=True)
+            elif not os.path.exists(inside):
+                open(inside, "w").close()
+            _bind_ro(host, inside)
+            seen.add(host)
+            return
+        os.makedirs(inside, mode=0o755, exist_ok=True)
+        current = host
+
+
+def build_root(root: str) -> None:
+    """Turn the empty directory ``root`` into the programs' read-only root and pivot into it."""
+    unshare(CLONE_NEWNS)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates to the host
+    mount("promptgym-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+    seen: set[str] = set()
+    for path in sorted(_needed_paths(), key=len):
+        _replicate(root, path, seen)
+    for d in ("tmp", "proc", "dev", "etc", ".old"):
+        os.makedirs(os.path.join(root, d), mode=0o755, exist_ok=True)
+    for name in _DEVICES:  # device nodes bound from the host: mknod would need CAP_MKNOD
+        open(os.path.join(root, "dev", name), "w").close()
+        mount(f"/dev/{name}", os.path.join(root, "dev", name), None, MS_BIND)
+        mount(None, os.path.join(root, "dev", name), None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC)
+    with open(os.path.join(root, "etc", "passwd"), "w") as fh:
+        fh.write("root:x:0:0::/:/nonexistent\n")
+    os.chdir(root)
+    if _libc.syscall(_PIVOT_ROOT[os.uname().machine], b".", b".old") == 0:
+        os.chroot(".")
+        os.chdir("/")
+        _check(_libc.umount2(b"/.old", MNT_DETACH), "umount old root")
+        os.rmdir("/.old")
+    else:
+        # Docker's default seccomp profile refuses pivot_root: move the new root over / instead
+        # (what initramfs' switch_root does); the host's root stays only underneath, out of reach
+        os.rmdir(".old")
+        mount(".", "/", None, MS_MOVE)
+        os.chroot(".")
+        os.chdir("/")
+    mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def private_world_possible() -> str:
+    """'' when this process may build private worlds, else why not."""
+    if os.getuid() != 0:
+        return "not root"
+    if os.uname().machine not in _PIVOT_ROOT:
+        return f"no pivot_root syscall number known for {os.uname().machine}"
+    return ""
+
+
+def enter_run_namespaces(tmp_mb: int, uid: int) -> None:
+    """In the run's child (PID 1 of its own PID namespace): private mounts, IPC, UTS; /tmp and /proc of its own."""
+    unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+    mount("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=700,uid={uid},gid={uid}")
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _libc.sethostname(b"sandbox", 7)
+
+
+# -- cgroups --------------------------------------------------------------------------------------
+class Cgroup:
+    """The worker's own cgroup for its runs (one run at a time), or the reason there is none."""
+
+    def __init__(self, name: str) -> None:
+        self.dirs: dict[str, int] = {}  # controller -> dir fd (kept open: the zygote pivots away)
+        self.version = ""
+        self.reason = ""
+        try:
+            self._create(name)
+        except OSError as exc:
+            self.close()
+            self.reason = f"unavailable: {exc.strerror or exc}"
+
+    def _create(self, name: str) -> None:
+        lines = open("/proc/self/cgroup").read().splitlines()
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            path = next(line.split(":", 2)[2] for line in lines if line.startswith("0::"))
+            base = os.path.normpath("/sys/fs/cgroup/" + path)
+            enabled = open(os.path.join(base, "cgroup.subtree_control")).read().split()
+            missing = {"memory", "pids", "cpu"} - set(enabled)
+            if missing:
+                raise OSError(0, f"cgroup v2 controllers {sorted(missing)} not delegated to {base}")
+            os.makedirs(os.path.join(base, name), exist_ok=True)
+            self.dirs["v2"] = os.open(os.path.join(base, name), os.O_DIRECTORY)
+            self.version = "v2"
+            return
+        for controller in ("memory", "pids", "cpu"):
+            path = next((line.split(":", 2)[2] for line in lines if controller in line.split(":")[1].split(",")), None)
+            root = f"/sys/fs/cgroup/{controller}"
+            if path is None or not os.path.isdir(root):
+                raise OSError(0, f"no cgroup v1 {controller} hierarchy")
+            target = os.path.normpath(f"{root}/{path}/{name}")
+            os.makedirs(target, exist_ok=True)
+            self.dirs[controller] = os.open(target, os.O_DIRECTORY)
+        self.version = "v1"
+
+    def _write(self, controller: str, filename: str, value: str) -> None:
+        fd = os.open(filename, os.O_WRONLY, dir_fd=self.dirs[controller])
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+
+    def limit(self, memory_mb: int, max_procs: int) -> None:
+        """Set the limits for the next run (all its processes together)."""
+        if self.version == "v2":
+            self._write("v2", "memory.max", str(memory_mb * MB))
+            self._write("v2", "memory.swap.max", "0")
+            self._write("v2", "pids.max", str(max_procs))
+        elif self.version == "v1":
+            self._write("memory", "memory.limit_in_bytes", str(memory_mb * MB))
+            self._write("pids", "pids.max", str(max_procs))
+
+    def join(self) -> None:
+        """Move the calling process into the cgroup (in the run's child, before dropping root)."""
+        for controller in self.dirs:
+            self._write(controller, "cgroup.procs" if self.version == "v2" else "tasks", "0")
+
+    def describe(self) -> str:
+        return f"{self.version}: memory, pids and cpu share per run" if self.version else self.reason
+
+    def close(self) -> None:
+        for fd in self.dirs.values():
+            os.close(fd)
+        self.dirs = {}
+
+
+def remove_cgroup(name: str) -> None:
+    """Best-effort removal of the worker's (empty) cgroup directories, from the host's view."""
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"):
+        for dirpath, dirnames, _ in os.walk(base):
+            if name in dirnames:
+                try:
+                    os.rmdir(os.path.join(dirpath, name))
+                except OSError:
+                    pass
+                break
+
+
+# -- shared mode: cleaning up after a run's uid ---------------------------------------------------
+def remove_tree(path: str) -> None:
+    """Remove a directory tree of any depth without recursion (a 1,500-deep chain defeats shutil.rmtree)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return
+    parent = os.path.dirname(path.rstrip("/")) or "/"
+    # hoist: move each subdirectory's entries up into the top directory, so depth never grows
+    top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    token = os.urandom(6).hex()
+    try:
+        counter = 0
+        while True:
+            entries = os.listdir(top)
+            if not entries:
+                break
+            for name in entries:
+                try:
+                    mode = os.lstat(name, dir_fd=top).st_mode
+                except FileNotFoundError:
+                    continue
+                if not stat.S_ISDIR(mode):
+                    os.unlink(name, dir_fd=top)
+                    continue
+                try:
+                    os.chmod(name, 0o700, dir_fd=top, follow_symlinks=False)
+                except (OSError, NotImplementedError):
+                    pass
+                try:
+                    os.rmdir(name, dir_fd=top)
+                    continue
+                except OSError:
+                    pass
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=top)
+                try:
+                    for inner in os.listdir(sub):
+                        counter += 1
+                        os.rename(inner, f".pg{token}{counter}", src_dir_fd=sub, dst_dir_fd=top)
+                finally:
+                    os.close(sub)
+    finally:
+        os.close(top)
+    os.rmdir(os.path.join(parent, os.path.basename(path.rstrip("/"))))
+
+
+def _remove_sysv_ipc(uid: int) -> None:
+    """Remove the SysV shared memory, semaphores and message queues owned by ``uid``."""
+    for kind, call in (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl")):
+        try:
+            lines = open(f"/proc/sysvipc/{kind}").read().splitlines()
+        except OSError:
+            continue
+        header = lines[0].split() if lines else []
+        if "uid" not in header:
+            continue
+        for line in lines[1:]:
+            fields = dict(zip(header, line.split()))
+            if int(fields.get("uid", -1)) == uid:
+                ident = int(fields["shmid" if kind == "shm" else ("semid" if kind == "sem" else "msqid")])
+                args = (ident, 0, 0, None) if kind == "sem" else (ident, 0, None)  # IPC_RMID == 0
+                getattr(_libc, call)(*args)
+
+
+def clean_up_uid(uid: int, workdir: str) -> None:
+    """As ``uid`` (in a forked helper): kill its processes, remove its files and IPC objects. Root only."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)  # every process of this uid but the helper itself
+            time.sleep(0.001)
+            remove_tree(workdir)
+            for place in SHARED_TMP:
+                try:
+                    names = os.listdir(place)
+                except OSError:
+                    continue
+                for name in names:
+                    path = os.path.join(place, name)
+                    try:
+                        if os.lstat(path).st_uid == uid:
+                            remove_tree(path)
+                    except OSError:
+                        pass
+            _remove_sysv_ipc(uid)
+        except BaseException:
+            pass
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)

@@ -1,0 +1,349 @@
+"""The trusted side: runs the tests in the judge's own interpreter and decides every verdict.
+
+The judge never runs a line of the program. It holds the test source and the task's trusted setup
+(MBPP's setup and imports, HumanEval's prompt helpers); the names the tests take from the program
+(the entry point, program classes) are bound to proxies whose calls travel to the confined child
+as plain data (``_wire``) and come back rebuilt by the judge. So ``==``, ``<``, ``abs``,
+``math.isclose``, ``in`` and ``sorted`` all run on judge-made objects with the judge's own stdlib.
+
+Rules for values that stay in the program (handles): calls, attribute reads and writes, ``len``,
+iteration, indexing, ``in``, ``str``/``repr``/``int``/``float`` are forwarded and their results come
+back as plain data; comparing, hashing or taking the truth value of a handle raises
+:class:`UntrustedComparison` (the program's ``__eq__``/``__bool__`` are never consulted), so a test
+that needs one fails. Arguments that are lists, dicts, sets or bytearrays are synced back after a
+call, so tests that check in-place mutation work; judge callables passed to the program (``key=``,
+lambdas) are called back on the judge's side with plain-data arguments.
+
+Records written to the worker, one per line: ``P i`` / ``F i msg`` (test i passed / failed),
+``E msg`` (the program or setup could not run), ``M`` (the program ran out of memory),
+``X`` (the program's process ended during the run), ``D`` (done).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+import symtable
+import sys
+
+import _wire
+
+SETUP_FILE = "<setup>"
+TEST_FILE = "<test>"
+_BUILTIN_NAMES = frozenset(dir(builtins))
+# exceptions the program may raise that the tests may catch by their builtin type
+_RAISABLE = {name: obj for name, obj in vars(builtins).items()
+             if isinstance(obj, type) and issubclass(obj, Exception)}
+
+
+class ProgramError(Exception):
+    """An exception the program raised, of a type the judge has no builtin for."""
+
+
+class UntrustedComparison(TypeError):
+    """A test compared, hashed or took the truth of a value that stays in the program."""
+
+
+class ProgramGone(Exception):
+    """The program's process ended (or broke the protocol) during the run."""
+
+
+class _Link:
+    """The judge's end of the channel to the program, with its handle and callback tables."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.handles: dict[int, Handle] = {}
+        self.callbacks: list[object] = []
+        self.gone = False
+        self.memory = False
+
+    def _wrap(self, kind: str, ident: object) -> object:
+        if kind == "mod":
+            return importlib.import_module(ident)  # type: ignore[arg-type]
+        if kind == "cb":
+            raise _wire.WireError("the program cannot send judge callables")
+        if ident not in self.handles:
+            self.handles[ident] = Handle(self, ident)  # type: ignore[index]
+        return self.handles[ident]  # type: ignore[index]
+
+    def decode(self, raw: object) -> object:
+        return _wire.decode(raw, self._wrap)
+
+    def _other(self, value: object) -> object:
+        if type(value) is Handle and object.__getattribute__(value, "_link") is self:
+            return {"h": object.__getattribute__(value, "_id")}
+        if callable(value):
+            self.callbacks.append(value)
+            return {"cb": len(self.callbacks) - 1}
+        raise TypeError(f"cannot pass a {type(value).__name__} to the program")
+
+    def encode(self, value: object) -> object:
+        return _wire.encode(value, self._other)
+
+    def request(self, message: dict) -> dict:
+        """Send one request and serve the program's callbacks until its reply comes."""
+        if self.gone:
+            raise ProgramGone("the program is no longer running")
+        try:
+            _wire.send(self.fd, message)
+            while True:
+                reply = _wire.recv(self.fd)
+                if type(reply) is not dict:
+                    raise _wire.WireError("reply is not an object")
+                if "cb" in reply:
+                    _wire.send(self.fd, self._callback(reply))
+                    continue
+                return reply
+        except (EOFError, OSError, _wire.WireError) as exc:
+            self.gone = True
+            raise ProgramGone(f"the program stopped answering ({type(exc).__name__}: {exc})") from None
+
+    def _callback(self, message: dict) -> dict:
+        ident, args, kwargs = message.get("cb"), message.get("args"), message.get("kw")
+        if type(ident) is not int or not 0 <= ident < len(self.callbacks) or type(args) is not list \
+                or type(kwargs) is not dict:
+            raise _wire.WireError("malformed callback")
+        try:
+            result = self.callbacks[ident](*[self.decode(a) for a in args],
+                                           **{str(k): self.decode(v) for k, v in kwargs.items()})
+            return {"ok": self.encode(result)}
+        except _wire.WireError:
+            raise
+        except Exception as exc:
+            return {"exc": [type(exc).__name__, str(exc)[:500]]}
+
+    def result(self, reply: dict) -> object:
+        """The value of a reply, or the program's exception raised on the judge's side."""
+        if "exc" in reply:
+            exc = reply["exc"]
+            if type(exc) is not list or len(exc) != 2 or not all(type(x) is str for x in exc):
+                raise ProgramGone("malformed exception from the program")
+            name, message = exc
+            if name == "MemoryError":
+                self.memory = True
+                raise MemoryError(message)
+            if name in _RAISABLE:
+                raise _RAISABLE[name](message)
+            raise ProgramError(f"{name}: {message}")
+        if "ok" not in reply:
+            raise ProgramGone("malformed reply from the program")
+        try:
+            return self.decode(reply["ok"])
+        except _wire.WireError as exc:
+            raise ProgramGone(str(exc)) from None
+
+
+def _sync(original: object, raw: object, link: _Link) -> None:
+    """Make the judge's argument look as the program left it (in-place mutation), keeping identity."""
+    new = link.decode(raw)
+    if type(original) is list and type(new) is list:
+        original[:] = new
+    elif type(original) in (dict, set, bytearray) and type(new) is type(original):
+        original.clear()  # type: ignore[union-attr]
+        if type(original) is bytearray:
+            original.extend(new)  # type: ignore[union-attr]
+        else:
+            original.update(new)  # type: ignore[union-attr]
+
+
+_MUTABLE = (list, dict, set, bytearray)
+
+
+class Handle:
+    """A value that stays in the program; see the module docstring for what is forwarded."""
+
+    __slots__ = ("_link", "_id")
+
+    def __init__(self, link: _Link, ident: int) -> None:
+        object.__setattr__(self, "_link", link)
+        object.__setattr__(self, "_id", ident)
+
+    def _ask(self, message: dict) -> object:
+        link = object.__getattribute__(self, "_link")
+        message["o"] = object.__getattribute__(self, "_id")
+        return link.result(link.request(message))
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        link = object.__getattribute__(self, "_link")
+        enc_args = [link.encode(a) for a in args]
+        sync = [i for i, a in enumerate(args) if type(a) in _MUTABLE]
+        reply = link.request({"op": "call", "o": object.__getattribute__(self, "_id"), "args": enc_args,
+                              "kw": {k: link.encode(v) for k, v in kwargs.items()}, "sync": sync})
+        value = link.result(reply)
+        changed = reply.get("sync")
+        if type(changed) is dict:
+            for i in sync:
+                if str(i) in changed:
+                    try:
+                        _sync(args[i], changed[str(i)], link)
+                    except _wire.WireError as exc:
+                        raise ProgramGone(str(exc)) from None
+        return value
+
+    def __getattr__(self, name: str) -> object:
+        return self._ask({"op": "getattr", "name": name})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        link = object.__getattribute__(self, "_link")
+        self._ask({"op": "setattr", "name": name, "v": link.encode(value)})
+
+    def _dunder(self, name: str, *args: object) -> object:
+        link = object.__getattribute__(self, "_link")
+        return self._ask({"op": "dunder", "m": name, "args": [link.encode(a) for a in args]})
+
+    def __repr__(self) -> str:
+        return f"<program object #{object.__getattribute__(self, '_id')}>"
+
+    def __str__(self) -> str:
+        return self._dunder("__str__")  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return self._dunder("__len__")  # type: ignore[return-value]
+
+    def __iter__(self) -> object:
+        return self._dunder("__iter__")
+
+    def __next__(self) -> object:
+        return self._dunder("__next__")
+
+    def __reversed__(self) -> object:
+        return self._dunder("__reversed__")
+
+    def __getitem__(self, key: object) -> object:
+        return self._dunder("__getitem__", key)
+
+    def __setitem__(self, key: object, value: object) -> None:
+        self._dunder("__setitem__", key, value)
+
+    def __delitem__(self, key: object) -> None:
+        self._dunder("__delitem__", key)
+
+    def __contains__(self, item: object) -> bool:
+        return self._dunder("__contains__", item) is True
+
+    def __int__(self) -> int:
+        return self._dunder("__int__")  # type: ignore[return-value]
+
+    def __float__(self) -> float:
+        return self._dunder("__float__")  # type: ignore[return-value]
+
+    def __index__(self) -> int:
+        return self._dunder("__index__")  # type: ignore[return-value]
+
+    def _refuse(self, *_: object) -> bool:
+        raise UntrustedComparison("a value that stays in the program cannot be compared, hashed or "
+                                  "tested for truth by the judge; return plain data (numbers, strings, "
+                                  "lists, tuples, dicts, sets)")
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = _refuse  # type: ignore[assignment]
+    __hash__ = _refuse  # type: ignore[assignment]
+
+
+def _free_names(sources: list[tuple[str, str]]) -> set[str]:
+    """Global names the trusted code reads but does not bind itself (candidates to take from the program)."""
+    wanted: set[str] = set()
+    bound: set[str] = set()
+
+    def walk(table: symtable.SymbolTable, top: bool) -> None:
+        for sym in table.get_symbols():
+            name = sym.get_name()
+            if top and (sym.is_assigned() or sym.is_imported()):
+                bound.add(name)
+            if sym.is_referenced() and (top or sym.is_global()) and not sym.is_declared_global():
+                wanted.add(name)
+        for child in table.get_children():
+            walk(child, False)
+
+    for source, filename in sources:
+        walk(symtable.symtable(source, filename, "exec"), True)
+    return wanted - bound
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__).replace("\n", " ")[:500]
+
+
+def judge(job: dict, fd: int, write_record) -> None:
+    """Run ``job``'s setup and tests against the program served on ``fd``; report through ``write_record``."""
+    tests, setup = list(job["tests"]), job.get("setup", "") or ""
+    entry_point = job.get("entry_point") or ""
+    try:
+        compiled = [compile(t, TEST_FILE, "exec") for t in tests]
+        setup_code = compile(setup, SETUP_FILE, "exec")
+        wanted = _free_names([(setup, SETUP_FILE)] + [(t, TEST_FILE) for t in tests])
+    except SyntaxError as exc:  # tests are trusted input; a broken one is the caller's error
+        write_record("E test syntax error: " + _describe(exc))
+        return
+    # the program may supply only names that are not builtins, except the task's own entry point
+    # (MBPP/126 asks for a function called `sum`): `abs` or `all` defined by it are never used
+    wanted = sorted(n for n in wanted if n not in _BUILTIN_NAMES or n == entry_point)
+    link = _Link(fd)
+    try:
+        hello = _wire.recv(fd)
+    except (EOFError, OSError, _wire.WireError):
+        write_record("X")
+        return
+    if type(hello) is not dict or hello.get("load") != "ok":
+        error = hello.get("error") if type(hello) is dict else None
+        if type(error) is list and len(error) == 2 and all(type(x) is str for x in error):
+            if error[0] == "MemoryError":
+                write_record("M")
+            write_record("E " + (f"{error[0]}: {error[1]}" if error[1] else error[0]).replace("\n", " ")[:500])
+        else:
+            write_record("E the program did not load")
+        return
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        if wanted:
+            reply = link.request({"op": "names", "names": wanted})
+            if type(reply.get("names")) is not dict:
+                raise ProgramGone("malformed names reply")
+            try:
+                namespace.update({k: link.decode(v) for k, v in reply["names"].items() if k in wanted})
+            except _wire.WireError as exc:
+                raise ProgramGone(str(exc)) from None
+        exec(setup_code, namespace)
+    except ProgramGone:
+        write_record("X")
+        return
+    except MemoryError:
+        write_record("M")
+        write_record("E MemoryError")
+        return
+    except Exception as exc:  # setup that needs the program (MBPP/367's trees) fails with it
+        write_record("E " + _describe(exc))
+        return
+    for i, code in enumerate(compiled):
+        try:
+            exec(code, namespace)
+        except ProgramGone as exc:
+            write_record(f"F {i} the program ended during this test ({exc})")
+            continue
+        except MemoryError:
+            write_record(f"F {i} MemoryError")
+            continue
+        except BaseException as exc:  # SystemExit from a test included: that test fails
+            write_record(f"F {i} " + _describe(exc))
+            continue
+        write_record(f"P {i}")
+        if link.memory:
+            break
+    if link.memory:
+        write_record("M")
+    if link.gone:
+        write_record("X")
+
+
+def run(job: dict, fd: int, record_fd: int) -> None:
+    """Process entry: judge one job, then say done. Never returns normally in a forked judge."""
+    def write_record(line: str) -> None:
+        data = (line.replace("\n", " ") + "\n").encode("utf-8", "replace")
+        while data:
+            data = data[os.write(record_fd, data):]
+
+    sys.setrecursionlimit(10_000)
+    judge(job, fd, write_record)
+    write_record("D")

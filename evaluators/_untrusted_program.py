@@ -1,0 +1,143 @@
+"""The untrusted side: runs inside the confined child, loads the program and serves the judge's calls.
+
+Everything here executes in the program's own process and can be read, patched or replaced by
+it: nothing in this module decides a verdict. It never sees the tests, the expected values or the
+judge's state; it only answers requests over one socket (see ``_trusted_judge``), sending back
+plain data (``_wire``) or handles for values that must stay here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import sys
+
+import _wire
+
+PROGRAM_FILE = "<program>"
+# What the judge may ask of a handle besides calls and attributes, and the builtin that does it.
+DUNDERS = {
+    "__str__": str, "__repr__": repr, "__len__": len, "__iter__": iter, "__next__": next,
+    "__reversed__": reversed, "__int__": int, "__float__": float, "__index__": lambda o: o.__index__(),
+    "__getitem__": lambda o, k: o[k], "__contains__": lambda o, k: k in o,
+    "__setitem__": lambda o, k, v: o.__setitem__(k, v), "__delitem__": lambda o, k: o.__delitem__(k),
+}
+
+
+def describe(exc: BaseException) -> list[str]:
+    """[type name, message] of an exception, even if its __str__ misbehaves."""
+    try:
+        text = str(exc)
+    except BaseException:  # the program's exception class may raise from __str__
+        text = "<unprintable>"
+    return [type(exc).__name__, text[:500]]
+
+
+class _Server:
+    """Answers the judge's requests about one loaded program."""
+
+    def __init__(self, fd: int, namespace: dict) -> None:
+        self.fd, self.namespace = fd, namespace
+        self.objects: dict[int, object] = {}
+        self.ids: dict[int, int] = {}
+
+    # values out: plain data, or a handle that keeps the object here
+    def _other(self, value: object) -> object:
+        if type(value) is type(sys) and getattr(value, "__name__", "").split(".")[0] in sys.stdlib_module_names:
+            return {"mod": value.__name__}
+        key = id(value)
+        if key not in self.ids:
+            self.ids[key] = len(self.objects)
+            self.objects[self.ids[key]] = value
+        return {"h": self.ids[key]}
+
+    def encode(self, value: object) -> object:
+        return _wire.encode(value, self._other)
+
+    # values in: plain data, our own handles, or stubs that call the judge back
+    def _handle(self, kind: str, ident: object) -> object:
+        if kind == "h":
+            return self.objects[ident]  # type: ignore[index]
+        if kind == "mod":
+            return importlib.import_module(ident)  # type: ignore[arg-type]
+        return self._callback(ident)
+
+    def decode(self, raw: object) -> object:
+        return _wire.decode(raw, self._handle)
+
+    def _callback(self, ident: object):
+        def judge_callable(*args, **kwargs):
+            _wire.send(self.fd, {"cb": ident, "args": [self.encode(a) for a in args],
+                                 "kw": {k: self.encode(v) for k, v in kwargs.items()}})
+            return self._reply(self.serve_until_reply())
+        return judge_callable
+
+    def _reply(self, reply: object) -> object:
+        if "exc" in reply:  # type: ignore[operator]
+            name, message = reply["exc"]  # type: ignore[index]
+            kind = getattr(builtins, name, None)
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                kind = RuntimeError
+            raise kind(message)
+        return self.decode(reply["ok"])  # type: ignore[index]
+
+    def answer(self, request: dict) -> dict:
+        """Carry out one request; the reply is plain data."""
+        op = request.get("op")
+        try:
+            if op == "names":
+                found = {n: self.namespace[n] for n in request["names"] if n in self.namespace}
+                return {"names": {n: self.encode(v) for n, v in found.items()}}
+            target = self.objects[request["o"]]
+            if op == "getattr":
+                return {"ok": self.encode(getattr(target, request["name"]))}
+            if op == "setattr":
+                setattr(target, request["name"], self.decode(request["v"]))
+                return {"ok": None}
+            args = [self.decode(a) for a in request.get("args", [])]
+            if op == "call":
+                kwargs = {k: self.decode(v) for k, v in request.get("kw", {}).items()}
+                result = target(*args, **kwargs)  # type: ignore[operator]
+                sync = {}
+                for i in request.get("sync", []):  # arguments the judge wants back, if they changed
+                    after = self.encode(args[i])
+                    if after != request["args"][i]:
+                        sync[str(i)] = after
+                return {"ok": self.encode(result), "sync": sync}
+            if op == "dunder" and request.get("m") in DUNDERS:
+                return {"ok": self.encode(DUNDERS[request["m"]](target, *args))}
+            return {"exc": ["TypeError", f"unsupported request {op!r}"]}
+        except BaseException as exc:  # the program's exceptions travel back as data
+            return {"exc": describe(exc)}
+
+    def serve_until_reply(self) -> dict:
+        """Serve requests until the judge answers a callback (or forever, at the top level)."""
+        while True:
+            message = _wire.recv(self.fd)
+            if isinstance(message, dict) and "op" in message:
+                reply = self.answer(message)
+                try:
+                    _wire.send(self.fd, reply)
+                except (TypeError, ValueError, RecursionError) as exc:  # a value json cannot write
+                    _wire.send(self.fd, {"exc": describe(exc)})
+            else:
+                return message  # type: ignore[return-value]
+
+
+def serve(program: str, fd: int) -> None:
+    """Load ``program`` as ``__main__`` and answer the judge on ``fd`` until it hangs up."""
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        exec(compile(program, PROGRAM_FILE, "exec"), namespace)
+    except MemoryError:
+        _wire.send(fd, {"load": "error", "error": ["MemoryError", ""]})
+        return
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt and all: the program did not load
+        _wire.send(fd, {"load": "error", "error": describe(exc)})
+        return
+    _wire.send(fd, {"load": "ok"})
+    server = _Server(fd, namespace)
+    try:
+        server.serve_until_reply()
+    except EOFError:  # the judge is done
+        pass
