@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup system demo test docker-up bench clean
+.PHONY: setup system demo test docker-up bench clean doctor
 
 setup: $(STAMP)
 
@@ -27,16 +27,24 @@ system:
 	  fi; \
 	fi
 
-$(STAMP): setup.cfg pyproject.toml | system
+$(STAMP): setup.cfg pyproject.toml .ci/llama-wheel | system
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
 	# torch first, pinned: the CPU wheel on disk (a plain `torch` pulls GBs of CUDA).
 	$(PY) -m pip install -q torch==2.13.0
+	# llama.cpp built portable (no native tuning) into ./wheels, never from pip's cache:
+	# PROMPTGYM_LLAMA_BUILD=native|cuda for a tuned build (see README).
+	bash .ci/llama-wheel $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
+	# the set-up ends by checking, each in a subprocess, that the model, MiniLM and the sandbox work
+	$(PY) -m promptgym.cli doctor
 	touch $(STAMP)
 
 docker-up: system
 	@bash .ci/start-dockerd
+
+doctor: setup
+	$(PY) -m promptgym.cli doctor
 
 demo: setup
 	$(PY) -m promptgym.cli demo

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+from promptgym.error import Error, UsageError, check_keywords, did_you_mean
+
+T = TypeVar("T")
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 
@@ -24,14 +29,16 @@ ALGOS: dict[str, str] = {
 MASKED_ALGOS = frozenset({"maskable_ppo", "masked_dqn", "double_dqn", "dueling_dqn"})
 # Keys of a hyperparameter entry that are ours, not the algorithm's.
 NON_ALGO_KEYS = ("policy", "normalize", "n_timesteps")
+# Constructor arguments `promptgym train` sets itself (from --env, --seed, --run-dir), never through -p.
+SET_BY_TRAIN = ("env", "seed", "tensorboard_log", "verbose")
+# Keywords gym.make takes besides the env's own.
+GYM_MAKE_KEYS = ("max_episode_steps", "disable_env_checker")
 
 
 def check_algo(algo: str) -> str:
-    """``algo`` if known, else a ValueError with a suggestion."""
+    """``algo`` if known, else a UsageError with a suggestion."""
     if algo not in ALGOS:
-        from promptgym.error import did_you_mean
-
-        raise ValueError(f"Unknown algorithm {algo!r}.{did_you_mean(algo, ALGOS)} Known: {', '.join(ALGOS)}")
+        raise UsageError(f"Unknown algorithm {algo!r}.{did_you_mean(algo, ALGOS)} Known: {', '.join(ALGOS)}")
     return algo
 
 
@@ -39,6 +46,66 @@ def algo_class(algo: str) -> type:
     """The SB3 algorithm class for ``algo``."""
     module, name = ALGOS[check_algo(algo)].split(":")
     return getattr(importlib.import_module(module), name)
+
+
+def _keywords(target: Any) -> list[str] | None:
+    """Keyword arguments ``target(...)`` takes, following a class's ``**kwargs`` up its MRO; None when left open."""
+    if inspect.isclass(target):
+        inits = [vars(k)["__init__"] for k in target.__mro__ if k is not object and "__init__" in vars(k)]
+    else:
+        inits = [target]
+    names: list[str] = []
+    for init in inits:
+        params = inspect.signature(init).parameters.values()
+        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names
+    return None
+
+
+def check_hyperparams(algo: str, overrides: dict[str, Any]) -> None:
+    """Refuse ``-p`` keys that ``algo``'s constructor does not take (UnknownName, with the nearest name)."""
+    for key in overrides:
+        if key in SET_BY_TRAIN:
+            raise UsageError(f"-p {key}=...: promptgym train sets {key!r} itself; use --env, --seed or --run-dir")
+    known = _keywords(algo_class(algo))
+    if known is not None:
+        accepted = [k for k in dict.fromkeys([*known, *NON_ALGO_KEYS]) if k not in SET_BY_TRAIN and k[0] != "_"]
+        check_keywords(f"{ALGOS[algo].split(':')[1]} hyperparameter (-p)", overrides, accepted)
+
+
+def check_env_args(env_id: str, env_kwargs: dict[str, Any] | None = None, flag: str = "--env-kwargs") -> None:
+    """Refuse an unregistered ``--env`` or keys of ``env_kwargs`` (given as ``flag``) the env does not take."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    import promptgym  # noqa: F401  (registers the envs)
+
+    module, _, name = env_id.rpartition(":")
+    if module:  # "module:Env-v0": importing the module registers the env, as gym.make does
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise UsageError(f"--env {env_id!r}: cannot import {module!r} ({exc}); check the module name") from exc
+    if name not in gym.registry:
+        from promptgym.registration import ENV_IDS
+
+        raise UsageError(f"--env {env_id!r} is not a registered env.{did_you_mean(name, gym.registry)} "
+                         f"promptgym's: {', '.join(ENV_IDS)}")
+    entry = gym.spec(name).entry_point
+    known = _keywords(load_env_creator(entry) if isinstance(entry, str) else entry)
+    if known is not None and env_kwargs:
+        check_keywords(f"{name} keyword ({flag})", env_kwargs, [*known, *GYM_MAKE_KEYS])
+
+
+def build_env(make: Callable[[], T], env_id: str, flag: str = "--env-kwargs") -> T:
+    """``make()``; a ValueError the env raises for a bad keyword value becomes a UsageError naming ``flag``."""
+    try:
+        return make()
+    except ValueError as exc:
+        if isinstance(exc, Error):  # promptgym's own errors already read as one line
+            raise
+        raise UsageError(f"{env_id} refused {flag}: {exc}") from exc
 
 
 def load_hyperparams(algo: str, env_id: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -56,7 +123,7 @@ def parse_key_values(items: Sequence[str] | None) -> dict[str, Any]:
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"Expected key=value, got {item!r}")
+            raise UsageError(f"Expected key=value, got {item!r}")
         parsed = yaml.safe_load(value)
         if isinstance(parsed, str):
             try:  # YAML 1.1 reads "1e-3" as a string; the user meant a number

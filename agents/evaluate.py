@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from agents._common import algo_class, held_out_kwargs, parse_key_values
+from agents._common import algo_class, build_env, check_env_args, held_out_kwargs, parse_key_values
+from promptgym.error import UsageError
 
 METRICS = ("return", "success_rate", "pass_at_1_first", "episode_length", "llm_calls", "tokens")
 
@@ -72,13 +73,15 @@ def load_agent(model: str | Path | Any, env: Any, seed: int = 0) -> tuple[Any, s
     run_dir = path if path.is_dir() else path.parent
     config_path = run_dir / "config.yml"
     if not config_path.exists():
-        raise FileNotFoundError(f"{text}: not a run folder (no config.yml) nor baseline:random|baseline:heuristic")
+        raise UsageError(f"{text}: not a run folder (no config.yml) nor baseline:random|baseline:heuristic")
     config = yaml.safe_load(config_path.read_text())
     zip_path = path if path.is_file() else next(
         (run_dir / n for n in ("best_model.zip", "model.zip") if (run_dir / n).exists()), None)
     if zip_path is None:
-        raise FileNotFoundError(f"{run_dir}: no best_model.zip or model.zip")
+        raise UsageError(f"{run_dir}: no best_model.zip or model.zip; train it first (promptgym train)")
     agent = algo_class(config["algo"]).load(zip_path, device="cpu")
+    if env is not None:
+        _check_spaces(agent, env, config["env_id"], run_dir)
     normaliser = None
     # The statistics saved with the chosen model: best_model.zip pairs with best_vecnormalize.pkl.
     stats = run_dir / ("best_vecnormalize.pkl" if zip_path.name == "best_model.zip" else "vecnormalize.pkl")
@@ -91,6 +94,17 @@ def load_agent(model: str | Path | Any, env: Any, seed: int = 0) -> tuple[Any, s
             normaliser = pickle.load(fh)  # our own run's file; VecNormalize.normalize_obs needs no venv
         normaliser.training = False
     return agent, f"{config['algo']}:{run_dir}", normaliser
+
+
+def _check_spaces(agent: Any, env: Any, trained_on: str, run_dir: Path) -> None:
+    """Refuse an env whose spaces differ from those the run was trained on (else numpy fails mid-episode)."""
+    for kind in ("observation", "action"):
+        trained, here = getattr(agent, f"{kind}_space"), getattr(env, f"{kind}_space")
+        if trained != here:
+            env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+            raise UsageError(f"{run_dir} was trained on {trained_on} ({kind} space {trained}), but {env_id} here "
+                             f"has {here}: evaluate it on {trained_on} with its env kwargs "
+                             "(leave out --env and --env-kwargs)")
 
 
 def evaluate(
@@ -109,13 +123,14 @@ def evaluate(
     import promptgym  # noqa: F401  (registers the envs)
 
     if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = gym.make(env_id, **(env_kwargs or {}))
-    agent, label, normaliser = load_agent(model, env, seed)
-    # MaskablePPO, the masked DQN family and the baselines take masks; PPO and SB3's DQN cannot
-    takes_masks = "action_masks" in inspect.signature(agent.predict).parameters
+        raise UsageError(f"--episodes must be >= 1, got {episodes}")
+    check_env_args(env_id, env_kwargs)
+    env = build_env(lambda: gym.make(env_id, **(env_kwargs or {})), env_id)
     rows: list[dict[str, Any]] = []
     try:
+        agent, label, normaliser = load_agent(model, env, seed)
+        # MaskablePPO, the masked DQN family and the baselines take masks; PPO and SB3's DQN cannot
+        takes_masks = "action_masks" in inspect.signature(agent.predict).parameters
         for ep in range(episodes):
             obs, info = env.reset(seed=seed + ep)
             if hasattr(agent, "reset"):
@@ -187,22 +202,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="default for a run folder: its held-out eval env kwargs")
     p.add_argument("--out", default=None, help="JSON path (default: RUN_DIR/eval_<env>.json or eval_<agent>.json)")
     ns = p.parse_args(argv)
-    try:
-        env_id, env_kwargs, out = ns.env_id, None, ns.out
-        run_dir = Path(ns.model) if not ns.model.startswith("baseline:") else None
-        if run_dir is not None and (run_dir / "config.yml").exists():
-            config = yaml.safe_load((run_dir / "config.yml").read_text())
-            env_id = env_id or config["env_id"]
-            env_kwargs = config.get("eval_env_kwargs") or held_out_kwargs(env_id, config.get("env_kwargs") or {})
-            out = out or run_dir / f"eval_{env_id}.json"
-        if env_id is None:
-            raise ValueError("--env is required for a baseline")
-        if ns.env_kwargs is not None:
-            env_kwargs = parse_key_values(ns.env_kwargs)
-        out = out or f"eval_{ns.model.replace(':', '_')}_{env_id}.json"
-        evaluate(ns.model, env_id, ns.episodes, env_kwargs, seed=ns.seed, out=out)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"promptgym eval: {exc}")
-        return 2
+    env_id, env_kwargs, out = ns.env_id, None, ns.out
+    run_dir = Path(ns.model) if not ns.model.startswith("baseline:") else None
+    if run_dir is not None and (run_dir / "config.yml").exists():
+        config = yaml.safe_load((run_dir / "config.yml").read_text())
+        env_id = env_id or config["env_id"]
+        env_kwargs = config.get("eval_env_kwargs") or held_out_kwargs(env_id, config.get("env_kwargs") or {})
+        out = out or run_dir / f"eval_{env_id}.json"
+    if env_id is None:
+        raise UsageError("--env is required for a baseline, e.g. --env Executive-MBPP-v0")
+    if ns.env_kwargs is not None:
+        env_kwargs = parse_key_values(ns.env_kwargs)
+    out = out or f"eval_{ns.model.replace(':', '_')}_{env_id}.json"
+    evaluate(ns.model, env_id, ns.episodes, env_kwargs, seed=ns.seed, out=out)
     print(f"saved: {out}")
     return 0

@@ -9,7 +9,9 @@ tasks), ``checkpoints/``, ``vecnormalize.pkl`` (when normalising), ``evaluations
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +25,18 @@ from agents._common import (
     MASKED_ALGOS,
     NON_ALGO_KEYS,
     algo_class,
+    build_env,
     check_algo,
+    check_env_args,
+    check_hyperparams,
     default_vec,
     held_out_kwargs,
     load_hyperparams,
     make_vec_env,
     parse_key_values,
 )
+from promptgym.cli import warn
+from promptgym.error import UsageError
 
 
 @dataclass
@@ -109,35 +116,61 @@ def train(
 
 
 def run(args: TrainArgs) -> Path:
-    """Train from a :class:`TrainArgs`; returns the run folder."""
+    """Train from a :class:`TrainArgs`; returns the run folder.
+
+    Every argument is checked, and the envs built, before anything is written; a run folder this
+    call creates is removed again when training stops before any model was saved.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
-    from stable_baselines3.common.vec_env import VecNormalize
 
     if args.resume:
         args = _merge_resume(args)
     check_algo(args.algo)
+    if args.timesteps < 1 or args.n_envs < 1:
+        raise UsageError(f"--timesteps and --n-envs must be >= 1, got {args.timesteps} and {args.n_envs}")
+    eval_kwargs = args.eval_env_kwargs
+    if eval_kwargs is None:
+        eval_kwargs = held_out_kwargs(args.env_id, args.env_kwargs)
+    check_env_args(args.env_id, args.env_kwargs)
+    check_env_args(args.env_id, eval_kwargs, "--eval-env-kwargs")
+    check_hyperparams(args.algo, args.hyperparams)
     if args.torch_threads:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    if args.timesteps < 1 or args.n_envs < 1:
-        raise ValueError(f"timesteps and n_envs must be >= 1, got {args.timesteps} and {args.n_envs}")
     run_dir = Path(args.run_dir or args.resume or f"runs/{args.env_id}/{args.algo}_s{args.seed}_{int(time.time())}")
-    run_dir.mkdir(parents=True, exist_ok=True)
     hp = load_hyperparams(args.algo, args.env_id, args.hyperparams)
     vec = args.vec or default_vec(args.env_kwargs)
-    eval_kwargs = args.eval_env_kwargs
-    if eval_kwargs is None:
-        eval_kwargs = held_out_kwargs(args.env_id, args.env_kwargs)
-    (run_dir / "config.yml").write_text(yaml.safe_dump(
-        {**dataclasses.asdict(args), "vec": vec, "eval_env_kwargs": eval_kwargs, "resolved_hyperparams": hp},
-        sort_keys=False))
+    with contextlib.ExitStack() as closing:
+        env = build_env(lambda: make_vec_env(args.env_id, args.n_envs, args.seed, args.env_kwargs, vec), args.env_id)
+        closing.callback(env.close)
+        eval_env = None
+        if args.eval_freq:
+            eval_env = build_env(lambda: make_vec_env(args.env_id, 1, args.seed + 10_000, eval_kwargs, "dummy"),
+                                 args.env_id, "--eval-env-kwargs")
+            closing.callback(eval_env.close)
+        created = next((p for p in reversed([run_dir, *run_dir.parents]) if not p.exists()), None)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            (run_dir / "config.yml").write_text(yaml.safe_dump(
+                {**dataclasses.asdict(args), "vec": vec, "eval_env_kwargs": eval_kwargs, "resolved_hyperparams": hp},
+                sort_keys=False))
+            _learn(args, run_dir, hp, env, eval_env)
+        except BaseException:
+            # A folder holding only config.yml (a bad value, Ctrl-C in the first rollout) is no run: leave nothing.
+            if created is not None and not any(run_dir.rglob("*.zip")):
+                shutil.rmtree(created, ignore_errors=True)
+            raise
+    return run_dir
 
-    env = make_vec_env(args.env_id, args.n_envs, args.seed, args.env_kwargs, vec)
-    eval_env = make_vec_env(args.env_id, 1, args.seed + 10_000, eval_kwargs, "dummy") if args.eval_freq else None
+
+def _learn(args: TrainArgs, run_dir: Path, hp: dict[str, Any], env: Any, eval_env: Any) -> None:
+    """Build (or load) the model, learn with checkpoints and held-out evaluation, save it into ``run_dir``."""
+    from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
+    from stable_baselines3.common.vec_env import VecNormalize
+
     normalize = hp.get("normalize", False)
     if normalize:
         norm_kwargs = normalize if isinstance(normalize, dict) else {}
@@ -156,6 +189,9 @@ def run(args: TrainArgs) -> Path:
     else:
         model = cls(hp.get("policy", "MlpPolicy"), env, seed=args.seed, tensorboard_log=str(run_dir / "tb"),
                     verbose=0, **algo_kwargs)
+    note = steps_note(model, args.timesteps)
+    if note:
+        warn("train", note)
 
     callbacks = []
     if args.checkpoint_freq:
@@ -180,17 +216,31 @@ def run(args: TrainArgs) -> Path:
         if normalize:
             env.save(str(run_dir / "best_vecnormalize.pkl"))
     _write_evaluations(run_dir)
-    env.close()
-    if eval_env is not None:
-        eval_env.close()
-    return run_dir
+
+
+def steps_note(model: Any, timesteps: int) -> str:
+    """'' when ``model.learn(timesteps)`` takes exactly ``timesteps`` env steps, else a line saying what it takes."""
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+    from stable_baselines3.common.type_aliases import TrainFrequencyUnit
+
+    name, envs = type(model).__name__, f" x n_envs={model.n_envs}" if model.n_envs > 1 else ""
+    if isinstance(model, OnPolicyAlgorithm):
+        chunk, why = model.n_steps * model.n_envs, f"{name} collects whole rollouts of n_steps={model.n_steps}{envs}"
+    elif model.train_freq.unit == TrainFrequencyUnit.EPISODE:
+        return (f"training at least {timesteps} steps: {name} collects whole episodes "
+                f"(train_freq={model.train_freq.frequency} episodes{envs}) between updates")
+    else:
+        chunk = model.train_freq.frequency * model.n_envs
+        why = f"{name} collects train_freq={model.train_freq.frequency} steps{envs} between updates"
+    planned = -(-timesteps // chunk) * chunk
+    return "" if planned == timesteps else f"training {planned} steps, not {timesteps}: {why}"
 
 
 def _merge_resume(args: TrainArgs) -> TrainArgs:
     """The resumed run's settings, with this call's timesteps and explicit overrides."""
     path = Path(args.resume or "")
     if not (path / "model.zip").exists():
-        raise FileNotFoundError(f"--resume {path}: no model.zip there (is it a run folder?)")
+        raise UsageError(f"--resume {path}: no model.zip there; give the folder of a finished run")
     old = yaml.safe_load((path / "config.yml").read_text())
     fields = {f.name for f in dataclasses.fields(TrainArgs)}
     merged = {k: v for k, v in old.items() if k in fields}
@@ -262,17 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """``promptgym train``: parse arguments, train, print the run folder."""
     ns = build_parser().parse_args(argv)
-    try:
-        args = TrainArgs(
-            algo=ns.algo, env_id=ns.env_id, timesteps=ns.timesteps, seed=ns.seed, n_envs=ns.n_envs, vec=ns.vec,
-            hyperparams=parse_key_values(ns.hyperparams), env_kwargs=parse_key_values(ns.env_kwargs),
-            eval_env_kwargs=None if ns.eval_env_kwargs is None else parse_key_values(ns.eval_env_kwargs),
-            run_dir=ns.run_dir, eval_freq=ns.eval_freq, n_eval_episodes=ns.n_eval_episodes,
-            checkpoint_freq=ns.checkpoint_freq, resume=ns.resume, progress_bar=not ns.no_progress_bar,
-            torch_threads=ns.torch_threads or None)
-        run_dir = run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"promptgym train: {exc}")
-        return 2
-    print(f"run folder: {run_dir}")
+    args = TrainArgs(
+        algo=ns.algo, env_id=ns.env_id, timesteps=ns.timesteps, seed=ns.seed, n_envs=ns.n_envs, vec=ns.vec,
+        hyperparams=parse_key_values(ns.hyperparams), env_kwargs=parse_key_values(ns.env_kwargs),
+        eval_env_kwargs=None if ns.eval_env_kwargs is None else parse_key_values(ns.eval_env_kwargs),
+        run_dir=ns.run_dir, eval_freq=ns.eval_freq, n_eval_episodes=ns.n_eval_episodes,
+        checkpoint_freq=ns.checkpoint_freq, resume=ns.resume, progress_bar=not ns.no_progress_bar,
+        torch_threads=ns.torch_threads or None)
+    print(f"run folder: {run(args)}")
     return 0

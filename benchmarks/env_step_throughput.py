@@ -22,8 +22,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-if "PROMPTGYM_MBPP_PATH" not in os.environ and os.path.isdir("/work/shared/data"):
-    os.environ["PROMPTGYM_MBPP_PATH"] = "/work/shared/data"
+# MBPP is found as the package finds it ($PROMPTGYM_MBPP_PATH, else ../shared/data): see promptgym.tasks.mbpp.
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402

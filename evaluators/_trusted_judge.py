@@ -14,6 +14,10 @@ that needs one fails. Arguments that are lists, dicts, sets or bytearrays are sy
 call, so tests that check in-place mutation work; judge callables passed to the program (``key=``,
 lambdas) are called back on the judge's side with plain-data arguments.
 
+stdin/stdout tasks (TACO, APPS, CodeContests): tests call ``stdio(input)``, which runs the program
+as a script on that input in the child and returns what it printed, and ``same_output(got,
+expected, mode)`` to compare ("exact", "tokens" or "float"); both are the judge's own.
+
 Records written to the worker, one per line: ``P i`` / ``F i msg`` (test i passed / failed),
 ``E msg`` (the program or setup could not run), ``M`` (the program ran out of memory),
 ``X`` (the program's process ended during the run), ``D`` (done).
@@ -24,6 +28,8 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
+import signal
+import socket
 import symtable
 import sys
 
@@ -241,6 +247,45 @@ class Handle:
     __hash__ = _refuse  # type: ignore[assignment]
 
 
+def same_output(got: object, expected: str, mode: str = "tokens", tol: float = 1e-6) -> bool:
+    """Compare a program's output with the expected one: "exact", "tokens" (whitespace-normalised)
+    or "float" (tokens, numbers equal within ``tol`` absolute or relative)."""
+    if type(got) is not str:
+        raise TypeError(f"the program's output must be text, got {type(got).__name__}")
+    if mode == "exact":
+        return got == expected
+    a, b = got.split(), expected.split()
+    if mode == "tokens":
+        return a == b
+    if mode != "float":
+        raise ValueError(f"unknown comparison {mode!r}: exact, tokens or float")
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x == y:
+            continue
+        try:
+            fx, fy = float(x), float(y)
+        except ValueError:
+            return False
+        if not abs(fx - fy) <= max(tol, tol * abs(fy)):
+            return False
+    return True
+
+
+def _stdio(link: _Link, stdin: object) -> str:
+    """Run the program as a script on ``stdin``; its stdout (the program's exception is raised here)."""
+    if type(stdin) is not str:
+        raise TypeError("stdin must be a str")
+    out = link.result(link.request({"op": "stdio", "o": 0, "stdin": stdin}))
+    if type(out) is not str:
+        raise ProgramGone("malformed stdio reply")
+    return out
+
+
+_JUDGE_HELPERS = ("stdio", "same_output")
+
+
 def _free_names(sources: list[tuple[str, str]]) -> set[str]:
     """Global names the trusted code reads but does not bind itself (candidates to take from the program)."""
     wanted: set[str] = set()
@@ -275,11 +320,16 @@ def judge(job: dict, fd: int, write_record) -> None:
         setup_code = compile(setup, SETUP_FILE, "exec")
         wanted = _free_names([(setup, SETUP_FILE)] + [(t, TEST_FILE) for t in tests])
     except SyntaxError as exc:  # tests are trusted input; a broken one is the caller's error
+        _wire.send(fd, {"program": "", "mode": "function"})
         write_record("E test syntax error: " + _describe(exc))
         return
+    # stdin/stdout tasks: the program is a script run once per case, never at load
+    stdio = "stdio" in wanted
+    _wire.send(fd, {"program": job["program"], "mode": "stdio" if stdio else "function"})
     # the program may supply only names that are not builtins, except the task's own entry point
     # (MBPP/126 asks for a function called `sum`): `abs` or `all` defined by it are never used
-    wanted = sorted(n for n in wanted if n not in _BUILTIN_NAMES or n == entry_point)
+    wanted = sorted(n for n in wanted - set(_JUDGE_HELPERS)
+                    if n not in _BUILTIN_NAMES or n == entry_point)
     link = _Link(fd)
     try:
         hello = _wire.recv(fd)
@@ -295,7 +345,8 @@ def judge(job: dict, fd: int, write_record) -> None:
         else:
             write_record("E the program did not load")
         return
-    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins,
+                       "stdio": lambda stdin="": _stdio(link, stdin), "same_output": same_output}
     try:
         if wanted:
             reply = link.request({"op": "names", "names": wanted})
@@ -337,13 +388,48 @@ def judge(job: dict, fd: int, write_record) -> None:
         write_record("X")
 
 
+class JudgeTimeout(BaseException):
+    """The run's wall-clock limit passed while the judge itself was busy."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise JudgeTimeout
+
+
 def run(job: dict, fd: int, record_fd: int) -> None:
-    """Process entry: judge one job, then say done. Never returns normally in a forked judge."""
+    """Judge one job, then say done; a pure-judge loop is cut at the job's time limit."""
     def write_record(line: str) -> None:
         data = (line.replace("\n", " ") + "\n").encode("utf-8", "replace")
         while data:
             data = data[os.write(record_fd, data):]
 
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(job["timeout"]))
+    try:
+        judge(job, fd, write_record)
+        write_record("D")
+    except JudgeTimeout:
+        pass  # the worker sees no "D" and, past its deadline, reports the timeout
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def serve(channel: int) -> None:
+    """The judge process' loop: per job, its two descriptors (program channel, records) then the job."""
     sys.setrecursionlimit(10_000)
-    judge(job, fd, write_record)
-    write_record("D")
+    sock = socket.socket(fileno=channel)
+    while True:
+        try:
+            marker, fds, _, _ = socket.recv_fds(sock, 1, 2)
+            if not marker or len(fds) != 2:
+                return
+            job = _wire.recv(channel)
+        except (EOFError, OSError):
+            return
+        try:
+            run(job, fds[0], fds[1])
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if len(_wire._namedtuples) > 1000:  # a hostile stream of namedtuple kinds cannot grow us for ever
+            _wire._namedtuples.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import io
 import sys
 
 import _wire
@@ -88,6 +89,8 @@ class _Server:
             if op == "names":
                 found = {n: self.namespace[n] for n in request["names"] if n in self.namespace}
                 return {"names": {n: self.encode(v) for n, v in found.items()}}
+            if op == "stdio":
+                return {"ok": run_script(self.namespace["__program__"], request["stdin"])}
             target = self.objects[request["o"]]
             if op == "getattr":
                 return {"ok": self.encode(getattr(target, request["name"]))}
@@ -124,11 +127,36 @@ class _Server:
                 return message  # type: ignore[return-value]
 
 
-def serve(program: str, fd: int) -> None:
-    """Load ``program`` as ``__main__`` and answer the judge on ``fd`` until it hangs up."""
+MAX_STDOUT = 16 << 20
+
+
+def run_script(code: object, stdin: str) -> str:
+    """Run compiled ``code`` as ``__main__`` with ``stdin`` as its input; what it printed."""
+    out = io.StringIO()
+    saved = sys.stdin, sys.stdout
+    sys.stdin, sys.stdout = io.StringIO(stdin), out
+    try:
+        exec(code, {"__name__": "__main__", "__builtins__": builtins})
+    except SystemExit as exc:  # competitive programs end with exit() or sys.exit(0)
+        if exc.code not in (None, 0):
+            raise
+    finally:
+        sys.stdin, sys.stdout = saved
+    text = out.getvalue()
+    if len(text) > MAX_STDOUT:
+        raise RuntimeError(f"more than {MAX_STDOUT} characters of output")
+    return text
+
+
+def serve(program: str, fd: int, mode: str = "function") -> None:
+    """Load ``program`` as ``__main__`` (a script: only compile it) and answer the judge on ``fd``."""
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     try:
-        exec(compile(program, PROGRAM_FILE, "exec"), namespace)
+        code = compile(program, PROGRAM_FILE, "exec")
+        if mode == "stdio":
+            namespace["__program__"] = code
+        else:
+            exec(code, namespace)
     except MemoryError:
         _wire.send(fd, {"load": "error", "error": ["MemoryError", ""]})
         return

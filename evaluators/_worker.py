@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import io
 import json
 import os
@@ -67,6 +68,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PROTO_FD = 3  # the program child's end of its channel to the judge
 _FLUSH_GRACE_S = 0.5  # after the judge hangs up, the program's child flushes its output and exits
+_JUDGE_GRACE_S = 2.0  # past the deadline, a judge that has not finished (its alarm failed) is replaced
 JUDGE_MEMORY_MB = 1024  # the judge holds the tests and what the program returns (frames <= 64 MiB)
 
 
@@ -254,7 +256,7 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, cgroup: _con
         stdout, stderr = sys.stdout, sys.stderr
         sys.argv = ["<program>"]
         first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
-        _untrusted_program.serve(first["program"], PROTO_FD)
+        _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"))
         for stream in (stdout, stderr):
             try:
                 stream.flush()
@@ -287,6 +289,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
         cgroup_note = f"unavailable: {why_not}"
     hello = {"world": world if world == "private" else f"shared ({why_not})", "cgroup": cgroup_note}
     sock.send(json.dumps(hello).encode())
+    gc.freeze()  # children's collections then leave our objects (and their pages) alone: fewer COW copies
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 65536, 3)
@@ -390,21 +393,39 @@ class _Capture:
 
 
 # -- one run ---------------------------------------------------------------------------------------
-def _judge_child(job: dict, proto: int, records: int, judge_uid: int) -> None:
-    """In the forked judge: keep only its two channels, drop privileges, judge. Never returns."""
-    try:
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.dup2(proto, 3)
-        os.dup2(records, 4)
-        os.closerange(5, 65536)
-        resource.setrlimit(resource.RLIMIT_AS, ((int(job["memory_mb"]) + JUDGE_MEMORY_MB) * MB,) * 2)
-        _drop_to(judge_uid)
-        _wire.send(3, {"program": job["program"]})
-        _trusted_judge.run(job, 3, 4)
-    finally:
-        os._exit(0)
+class _Judge:
+    """The worker's handle on its judge: a process of an unprivileged uid of its own, forked at start
+    and kept, that runs every job's tests (re-forked only if a run leaves it stuck)."""
+
+    def __init__(self, judge_uid: int) -> None:
+        self.uid = judge_uid
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                self.sock.close()
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.dup2(theirs.fileno(), 3)
+                os.closerange(4, 65536)
+                resource.setrlimit(resource.RLIMIT_AS, (JUDGE_MEMORY_MB * MB,) * 2)
+                _drop_to(judge_uid)
+                _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+                _trusted_judge.serve(3)
+            finally:
+                os._exit(0)
+        theirs.close()
+
+    def start(self, job: dict, proto: int, records: int) -> None:
+        """Hand one job to the judge with the program's channel and the records pipe."""
+        socket.send_fds(self.sock, [b"J"], [proto, records])
+        _wire.send(self.sock.fileno(), job)
+
+    def close(self) -> None:
+        _kill(self.pid)
+        os.waitpid(self.pid, 0)
+        self.sock.close()
 
 
 def _kill(*pids: int) -> None:
@@ -415,8 +436,8 @@ def _kill(*pids: int) -> None:
             pass
 
 
-def execute(job: dict, zygote: _Zygote, judge_uid: int) -> dict:
-    """Run one job: the program's child from the zygote, the judge from here; return the result dict."""
+def execute(job: dict, zygote: _Zygote, judge: _Judge) -> tuple[dict, bool]:
+    """Run one job; the result dict, and whether the judge must be replaced (it overran the limit)."""
     start = time.monotonic()
     deadline = start + float(job["timeout"])
     proto_judge, proto_program = socket.socketpair()
@@ -425,38 +446,33 @@ def execute(job: dict, zygote: _Zygote, judge_uid: int) -> dict:
     proto_program.close()
     os.close(pipes["out"][1])
     os.close(pipes["err"][1])
-    judge_pid = os.fork()
-    if judge_pid == 0:
-        _judge_child(job, proto_judge.fileno(), pipes["rec"][1], judge_uid)
+    judge.start(job, proto_judge.fileno(), pipes["rec"][1])
     proto_judge.close()
     os.close(pipes["rec"][1])
     limit = int(job.get("max_output", 64 * 1024))
     caps = {name: _Capture(r, limit if name != "rec" else 4 * MB) for name, (r, _) in pipes.items()}
-    judge_fd = os.pidfd_open(judge_pid)
     poller = select.poll()
-    poller.register(judge_fd, select.POLLIN)
     poller.register(zygote.sock.fileno(), select.POLLIN)
     by_fd = {cap.fd: cap for cap in caps.values()}
     for fd in by_fd:
         os.set_blocking(fd, False)
         poller.register(fd, select.POLLIN)
-    timed_out, judge_status, program_status, killed_program = False, None, None, False
+    rec_fd = caps["rec"].fd
+    timed_out, judge_done, program_status, killed_program = False, False, None, False
     grace_end = deadline  # once the judge is done, the program gets a moment to flush its output
-    while judge_status is None or program_status is None:
+    while not judge_done or program_status is None:
         now = time.monotonic()
+        if now >= deadline + _JUDGE_GRACE_S and not judge_done:
+            break  # the judge is stuck (a pure-judge loop its alarm could not cut): replace it
         if now >= deadline and not timed_out:
             timed_out = True
-            _kill(judge_pid, program_pid)
+            _kill(program_pid)
         elif now >= grace_end and not killed_program and not timed_out:
             killed_program = True  # the judge is done with it: end the program's world
             _kill(program_pid)
-        wake = min(deadline, grace_end) - now
-        for fd, _ in poller.poll(max(wake, 0.0) * 1000 if not (timed_out or killed_program) else 100):
-            if fd == judge_fd:
-                _, judge_status = os.waitpid(judge_pid, 0)
-                poller.unregister(judge_fd)
-                grace_end = min(deadline, time.monotonic() + _FLUSH_GRACE_S)
-            elif fd == zygote.sock.fileno():
+        wake = min(deadline + (_JUDGE_GRACE_S if timed_out else 0), grace_end) - now
+        for fd, _ in poller.poll(max(wake, 0.0) * 1000 + 1):
+            if fd == zygote.sock.fileno():
                 reply = zygote.sock.recv(65536)
                 if not reply:
                     raise RuntimeError("the program zygote died")
@@ -464,18 +480,26 @@ def execute(job: dict, zygote: _Zygote, judge_uid: int) -> dict:
                 poller.unregister(fd)
             elif not by_fd[fd].read():
                 poller.unregister(fd)
-    os.close(judge_fd)
+                if fd == rec_fd:  # the judge closed its records: it is done with this job
+                    judge_done = True
+                    grace_end = min(deadline, time.monotonic() + _FLUSH_GRACE_S)
     duration = time.monotonic() - start
-    for cap in caps.values():  # every writer is dead now: drain to EOF
+    if program_status is None:  # the judge overran: end the program and wait for its status
+        _kill(program_pid)
+        program_status = json.loads(zygote.sock.recv(65536))["status"]
+    for cap in caps.values():  # every writer is dead now (or done): drain to EOF
+        if cap.fd == rec_fd and not judge_done:
+            os.close(cap.fd)
+            continue
         os.set_blocking(cap.fd, True)
         while cap.read():
             pass
         os.close(cap.fd)
-    return _verdict(job, caps, program_status, judge_status, timed_out, killed_program, duration)
+    return _verdict(job, caps, program_status, timed_out, killed_program, duration), not judge_done
 
 
-def _verdict(job: dict, caps: dict, program_status: int, judge_status: int, timed_out: bool,
-             killed_by_us: bool, duration: float) -> dict:
+def _verdict(job: dict, caps: dict, program_status: int, timed_out: bool, killed_by_us: bool,
+             duration: float) -> dict:
     """Turn the judge's records and the exit statuses into a result dict."""
     n = len(job["tests"])
     outcomes: list[list] = [[False, "not run"] for _ in range(n)]
@@ -504,7 +528,7 @@ def _verdict(job: dict, caps: dict, program_status: int, judge_status: int, time
     elif program_signal:
         status, error = "killed", f"killed by signal {signal.Signals(program_signal).name}"
     elif not done:
-        status, error = "error", f"the judge could not finish (exit status {judge_status})"
+        status, error = "error", "the judge could not finish"
     elif program_error:
         status, error = "error", program_error
     elif gone:
@@ -545,7 +569,7 @@ def serve(read, write, uid: int, secret: str = "") -> None:
         _preload(PRELOAD_FALLBACK)
     _only_stdlib_imports()
     zygote = _Zygote(uid)  # before any job: the zygote's memory never holds a test
-    judge_uid = _new_uid(uid) if uid else 0
+    judge = _Judge(_new_uid(uid) if uid else 0)
     info = {"network_isolated": isolate, "stdlib": stdlib, **zygote.hello}
     hello = json.dumps({"ready": True, "pid": os.getpid(), "zygote_pid": zygote.pid, "secret": secret,
                         **info}).encode()
@@ -559,7 +583,10 @@ def serve(read, write, uid: int, secret: str = "") -> None:
             return
         job = json.loads(body)
         try:
-            result = execute(job, zygote, judge_uid)
+            result, stuck = execute(job, zygote, judge)
+            if stuck:
+                judge.close()
+                judge = _Judge(judge.uid)
         except (RuntimeError, OSError) as exc:  # the zygote or a channel broke: let the host replace us
             sys.exit(f"worker failure: {type(exc).__name__}: {exc}")
         except Exception as exc:  # a worker-side failure is reported, never silently dropped

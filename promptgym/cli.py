@@ -5,6 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
+from promptgym.error import DatasetNotFound, DependencyNotInstalled, TaskNotFound, UnknownName, UsageError
+
+# Errors that mean "the user asked for something that cannot be done": shown as one line, exit code 2.
+# Anything else (a bug) keeps its traceback.
+USER_ERRORS = (UsageError, TaskNotFound, UnknownName, DatasetNotFound, DependencyNotInstalled)
+
 # subcommand -> (module with main(argv), one-line help); imported only when chosen, so --help is instant.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("agents.demo", "the main job: train an agent on the embedded model, compare with baselines"),
@@ -12,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("promptgym.samples", "score a JSONL of samples (task_id, completion) as pass@k"),
     "train": ("agents.train", "train an SB3 agent on a registered env"),
     "eval": ("agents.evaluate", "evaluate a trained run or a baseline agent on an env"),
+    "doctor": ("promptgym.doctor", "check that the embedded model, MiniLM and the sandboxes work here"),
 }
 
 
@@ -30,7 +37,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"promptgym: unknown command {name!r}.{did_you_mean(name, COMMANDS)}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    try:
+        return int(module.main(rest) or 0)
+    except USER_ERRORS as exc:
+        print(f"promptgym {name}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
+def score_main() -> int:
+    """Entry point of the ``promptgym-evaluate-samples`` console script: ``promptgym score``."""
+    return main(["score", *sys.argv[1:]])
+
+
+def warn(command: str, message: str) -> None:
+    """Print a one-line warning of ``promptgym <command>`` on stderr (what was done instead of what was asked)."""
+    print(f"promptgym {command}: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

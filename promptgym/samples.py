@@ -11,10 +11,14 @@ import argparse
 import json
 import os
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
+from promptgym.cli import score_main, warn
+from promptgym.error import UsageError
 from promptgym.tasks.task import Task
+
+DEFAULT_KS = "1,10,100"
 
 
 def build_program(task: Task, completion: str) -> str:
@@ -24,20 +28,48 @@ def build_program(task: Task, completion: str) -> str:
     return completion
 
 
+def parse_ks(text: str) -> tuple[int, ...]:
+    """``"1,5,10"`` -> ``(1, 5, 10)``; anything but positive integers is a UsageError."""
+    try:
+        ks = tuple(int(k) for k in str(text).split(",") if k.strip())
+    except ValueError:
+        ks = ()
+    if not ks or min(ks) < 1:
+        raise UsageError(f"--k must be comma-separated positive integers such as 1,5,10, got {text!r}")
+    return ks
+
+
+def warn_left_out_ks(command: str, ks: tuple[int, ...], n: int, have: str) -> None:
+    """Warn in one line about the ks above ``n`` samples per task, which pass@k leaves out.
+
+    ``have`` says where ``n`` comes from (e.g. ``"--n is 1"``).
+    """
+    left_out = [k for k in ks if k > n]
+    if left_out:
+        names = ", ".join(f"pass@{k}" for k in left_out)
+        warn(command, f"{names} left out: pass@k needs at least k samples per task, and {have}")
+
+
 def read_samples(path: str) -> list[dict[str, Any]]:
-    """Samples from a JSONL file; each needs ``task_id`` and ``completion``."""
+    """Samples from a JSONL file; each needs ``task_id`` and ``completion`` (UsageError otherwise, or if none)."""
     samples = []
-    with open(path, encoding="utf-8") as fh:
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    with fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not JSON: {exc}") from exc
+                raise UsageError(f"{path}:{lineno}: not JSON: {exc}") from exc
             if not isinstance(record, dict) or "task_id" not in record or "completion" not in record:
-                raise ValueError(f"{path}:{lineno}: a sample needs 'task_id' and 'completion'")
+                raise UsageError(f"{path}:{lineno}: a sample needs 'task_id' and 'completion'")
             samples.append(record)
+    if not samples:
+        raise UsageError(f"{path} holds no samples: write one JSON object per line with 'task_id' and 'completion'")
     return samples
 
 
@@ -46,19 +78,12 @@ def score_samples(samples: list[dict[str, Any]], dataset: str = "mbpp", split: s
                   timeout: float = 3.0, progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Execute every sample and return (report, per-sample results)."""
     from evaluators import Sandbox, pass_at_k_report
-    from promptgym.error import TaskNotFound
-    from promptgym.tasks import load_tasks
+    from promptgym.tasks import load_tasks, normalize_task_id
 
-    tasks = {t.task_id: t for t in load_tasks(dataset, split=split)}
-    for sample in samples:
-        if str(sample["task_id"]) not in tasks:
-            raise TaskNotFound(f"sample task_id {sample['task_id']!r} is not in {dataset}"
-                               + (f" ({split})" if split else ""))
-    jobs = []
-    for sample in samples:
-        task = tasks[str(sample["task_id"])]
-        jobs.append(dict(program=build_program(task, str(sample["completion"])), tests=list(task.tests),
-                         setup=task.setup, timeout=timeout))
+    ids = [normalize_task_id(sample["task_id"], dataset) for sample in samples]
+    unique = list(dict.fromkeys(ids))
+    tasks = dict(zip(unique, load_tasks(dataset, split=split, task_ids=unique)))
+    jobs = [tasks[tid].job(build_program(tasks[tid], str(sample["completion"])), timeout=timeout) for tid, sample in zip(ids, samples)]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -70,8 +95,7 @@ def score_samples(samples: list[dict[str, Any]], dataset: str = "mbpp", split: s
         bar.close()
     per_task: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "correct": 0, "statuses": []})
     rows = []
-    for sample, result in zip(samples, results):
-        tid = str(sample["task_id"])
+    for tid, sample, result in zip(ids, samples, results):
         per_task[tid]["n"] += 1
         per_task[tid]["correct"] += int(result.passed)
         per_task[tid]["statuses"].append(result.status)
@@ -91,24 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("samples", help="JSONL file of {task_id, completion}")
     parser.add_argument("--dataset", choices=("mbpp", "humaneval"), default="mbpp")
     parser.add_argument("--split", default=None, help="dataset split, e.g. test (default: all tasks)")
-    parser.add_argument("--k", default="1,10,100", help="comma-separated k values (k > samples per task omitted)")
+    parser.add_argument("--k", default=None, help=f"comma-separated k values (default {DEFAULT_KS}; k above the "
+                        "samples per task is left out, with a warning when given)")
     parser.add_argument("--backend", choices=("process", "docker"), default="process")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=3.0)
     parser.add_argument("--out", default=None, help="write the JSON report here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        ks = tuple(int(k) for k in args.k.split(",") if k.strip())
-    except ValueError:
-        parser.error(f"--k must be comma-separated integers, got {args.k!r}")
-    try:
-        samples = read_samples(args.samples)
-        report, rows = score_samples(samples, args.dataset, args.split, ks, args.backend, args.workers,
-                                     args.timeout, progress=not args.no_progress)
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"promptgym score: {exc}", file=sys.stderr)
-        return 1
+    from promptgym.tasks import normalize_task_id
+
+    ks = parse_ks(DEFAULT_KS if args.k is None else args.k)
+    samples = read_samples(args.samples)
+    if args.k is not None:  # the default ks above the sample count drop quietly, as --help says
+        fewest = min(Counter(normalize_task_id(sample["task_id"], args.dataset) for sample in samples).values())
+        warn_left_out_ks("score", ks, fewest, f"the fewest samples of a task here is {fewest}")
+    report, rows = score_samples(samples, args.dataset, args.split, ks, args.backend, args.workers, args.timeout,
+                                 progress=not args.no_progress)
     base, _ = os.path.splitext(args.samples)
     with open(base + "_results.jsonl", "w", encoding="utf-8") as fh:
         for row in rows:
@@ -120,5 +143,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # through the dispatcher: user errors as one line, not a traceback
+    sys.exit(score_main())

@@ -31,6 +31,33 @@ def _docker_status() -> tuple[bool, str]:
     return True, ""
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--skip-broken-model", action="store_true", default=False,
+                     help="skip, with the reason, the tests that load the embedded LLM when it crashes on this "
+                          "machine (default: fail them, each with the reason)")
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> object:
+    """Whether the embedded model decodes here, probed once in a subprocess (a crash there is only a report)."""
+    from promptgym.doctor import probe
+
+    return probe("model")
+
+
+@pytest.fixture(autouse=True)
+def _embedded_model_works(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``llm`` fail (or skip with --skip-broken-model) with the probe's reason instead of
+    taking the whole pytest process down with a segfault."""
+    if request.node.get_closest_marker("llm") is None:
+        return
+    check = request.getfixturevalue("embedded_model")
+    if not check.ok:
+        if request.config.getoption("--skip-broken-model"):
+            pytest.skip(check.message)
+        pytest.fail(check.message, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def docker_available() -> tuple[bool, str]:
     """Session-wide (usable, reason) for the Docker engine; tests call ``require_docker``."""

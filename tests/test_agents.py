@@ -14,6 +14,7 @@ import pytest
 import agents
 from agents._common import ALGOS, MASKED_ALGOS, load_hyperparams, parse_key_values
 from agents.evaluate import bootstrap_ci, load_agent
+from promptgym.error import UsageError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _toy_envs import ToyExecutive, register_toys  # noqa: E402
@@ -87,7 +88,7 @@ def test_bad_inputs_are_named() -> None:
         parse_key_values(["learning_rate"])
     assert parse_key_values(["learning_rate=1e-3", "net=[1, 2]"]) == {"learning_rate": 1e-3, "net": [1, 2]}
     assert load_hyperparams("dqn", "Unknown-v0", {"gamma": 0.5})["gamma"] == 0.5
-    with pytest.raises(FileNotFoundError, match="run folder"):
+    with pytest.raises(UsageError, match="run folder"):
         load_agent("/nonexistent/run", None)
 
 

@@ -60,6 +60,7 @@ def test_score_cli_end_to_end(tmp_path) -> None:
 
 
 def test_score_cli_mbpp_and_bad_ids(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from promptgym.cli import main as cli_main
     from promptgym.samples import main
     from promptgym.tasks import load_tasks
 
@@ -70,5 +71,5 @@ def test_score_cli_mbpp_and_bad_ids(tmp_path, capsys: pytest.CaptureFixture[str]
     assert main([str(path), "--dataset", "mbpp", "--split", "test", "--k", "1", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["pass@1"] == pytest.approx(0.5)
     path.write_text(json.dumps({"task_id": "nope/1", "completion": ""}) + "\n")
-    assert main([str(path), "--no-progress"]) == 1
+    assert cli_main(["score", str(path), "--no-progress"]) == 2
     assert "nope/1" in capsys.readouterr().err

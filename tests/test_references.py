@@ -35,7 +35,7 @@ def test_all_references_pass(sb, dataset: str) -> None:
     tasks = load_tasks(dataset)
     assert len(tasks) == {"mbpp": 974, "humaneval": 164}[dataset]
     # Wall-clock limit generous on purpose: MBPP/123 needs ~4 s alone and much more on a loaded machine.
-    results = sb.run_many([dict(program=_program(t), tests=list(t.tests), setup=t.setup, timeout=60.0) for t in tasks])
+    results = sb.run_many([t.job(_program(t), timeout=60.0) for t in tasks])
     failing = {t.task_id: f"{r.status}: {r.error}" for t, r in zip(tasks, results) if not r.passed}
     assert set(failing) == set(KNOWN_BAD) & {t.task_id for t in tasks}, failing
 

@@ -94,9 +94,8 @@ def test_vec_envs(env_id: str, vec: str) -> None:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    # SB3 defaults render_mode to "rgb_array"; our envs render "ansi" only
     # "promptgym:<id>" makes subprocess workers import promptgym (and so register the ids) first
-    venv = make_vec_env(f"promptgym:{env_id}", n_envs=2, seed=0, env_kwargs={**FAST, "render_mode": None},
+    venv = make_vec_env(f"promptgym:{env_id}", n_envs=2, seed=0, env_kwargs=FAST,
                         vec_env_cls=DummyVecEnv if vec == "dummy" else SubprocVecEnv,
                         vec_env_kwargs={} if vec == "dummy" else {"start_method": "fork"})  # fork: no re-import
     try:

@@ -1,21 +1,138 @@
-"""What every promptgym env shares: task selection and lazily built, picklable coder + sandbox."""
+"""What every promptgym env shares: the base class (argument checks, action parsing, ansi and
+rgb_array rendering), task selection and the lazily built, picklable coder + sandbox."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import fields
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import gymnasium as gym
 import numpy as np
 
-from promptgym.coders import Coder, make_coder
-from promptgym.error import TaskNotFound, did_you_mean
+from promptgym.coders import Coder, check_coder, make_coder
+from promptgym.error import DependencyNotInstalled, InvalidAction, TaskNotFound, check_keywords, did_you_mean, unknown
 from promptgym.tasks import Task, load_tasks
 
 if TYPE_CHECKING:
     from evaluators import Sandbox
 
 R = TypeVar("R")
+EMBEDDERS = ("hash", "minilm")
+OBSERVATIONS = ("box", "dict")
+PANEL_SIZE = (640, 480)  # rgb_array frames (width, height): one size so video writers accept every frame
+_LINE_HEIGHT = 12
+
+
+def check_choice(kind: str, value: Any, choices: Sequence[str]) -> None:
+    """Raise ValueError, suggesting the nearest of ``choices``, unless ``value`` is one of them."""
+    if value not in choices:
+        raise ValueError(str(unknown(kind, str(value), choices)))
+
+
+def check_int(name: str, value: Any, minimum: int) -> None:
+    """Raise ValueError unless ``value`` is an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def check_timeout(timeout: Any) -> float:
+    """``timeout`` in seconds as a float; raise ValueError unless it is a number > 0."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    return float(timeout)
+
+
+def check_embedder(spec: Any) -> None:
+    """Raise for an embedder name that is neither built in, a model folder nor an ``owner/name`` hub id."""
+    if isinstance(spec, str) and spec not in EMBEDDERS and "/" not in spec and not Path(spec).exists():
+        raise unknown("embedder (or a model folder, or an 'owner/name' hub id)", spec, EMBEDDERS)
+
+
+def as_action(action: Any, n: int) -> int:
+    """``action`` as an int in ``[0, n)``: an int, a NumPy integer or a one-element integer array.
+
+    Floats, bools, strings and wider arrays raise InvalidAction instead of being truncated to
+    some action the agent never chose.
+    """
+    arr = np.asarray(action)
+    if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer) or not 0 <= int(arr.reshape(-1)[0]) < n:
+        raise InvalidAction(f"Action {action!r} is outside Discrete({n}): give an int in [0, {n}) "
+                            "(a Python int, a NumPy integer or a one-element integer array)")
+    return int(arr.reshape(-1)[0])
+
+
+@lru_cache(maxsize=1)
+def _font() -> Any:
+    from PIL import ImageFont
+
+    # matplotlib (a dependency) ships DejaVu Sans Mono: monospace keeps code columns aligned
+    spec = find_spec("matplotlib")
+    if spec is not None and spec.origin:
+        mono = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSansMono.ttf"
+        if mono.is_file():
+            return ImageFont.truetype(str(mono), 10)
+    return ImageFont.load_default(size=10)
+
+
+def text_panel(text: str) -> np.ndarray:
+    """``text`` drawn on a fixed-size dark panel: an (H, W, 3) uint8 RGB frame, lines past the edges cut."""
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError as e:
+        raise DependencyNotInstalled("render_mode='rgb_array' needs Pillow: pip install pillow") from e
+    width, height = PANEL_SIZE
+    font = _font()
+    cols = int((width - 12) // font.getlength("M"))
+    lines = [line if len(line) <= cols else line[: cols - 1] + "~" for line in text.expandtabs(4).splitlines()]
+    image = Image.new("RGB", PANEL_SIZE, (24, 24, 28))
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines[: (height - 8) // _LINE_HEIGHT]):
+        draw.text((6, 4 + i * _LINE_HEIGHT), line, fill=(120, 200, 255) if i == 0 else (225, 225, 225), font=font)
+    return np.asarray(image, dtype=np.uint8)
+
+
+class PromptGymEnv(gym.Env):
+    """Base of every promptgym env: argument checks, action parsing and the two render modes.
+
+    A subclass calls :meth:`_check_modes` in ``__init__``, parses actions with :func:`as_action`
+    and fills in :meth:`_render_text`; ``render()`` returns that text (``"ansi"``) or draws it
+    (``"rgb_array"``, what SB3's ``make_vec_env`` asks for by default).
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> PromptGymEnv:
+        # Before Python's own TypeError, which names the bad keyword but not the one meant.
+        params = inspect.signature(cls.__init__).parameters
+        bad = [k for k in kwargs if k not in params]
+        if bad:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {bad[0]!r}."
+                            f"{did_you_mean(bad[0], [p for p in params if p != 'self'])}")
+        return super().__new__(cls)
+
+    def _check_modes(self, observation: str, render_mode: str | None) -> None:
+        """Check and set ``observation_mode`` and ``render_mode``."""
+        check_choice("observation mode", observation, OBSERVATIONS)
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        self.observation_mode, self.render_mode = observation, render_mode
+
+    def _render_text(self) -> str:
+        """The episode panel as text (task, step, last action, pass fractions, code)."""
+        raise NotImplementedError
+
+    def render(self) -> str | np.ndarray | None:
+        """The episode panel: text for ``"ansi"``, the same text as an RGB uint8 frame for ``"rgb_array"``."""
+        if self.render_mode == "ansi":
+            return self._render_text()
+        if self.render_mode == "rgb_array":
+            return text_panel(self._render_text())
+        return None
 
 
 def resolve_tasks(
@@ -25,6 +142,8 @@ def resolve_tasks(
     tasks: Sequence[Task] | None = None,
 ) -> list[Task]:
     """The env's task pool: explicit ``tasks``, else ``dataset``/``split`` narrowed to ``task_ids``."""
+    if isinstance(task_ids, str):
+        raise TypeError(f"task_ids must be a list of ids, e.g. [{task_ids!r}], got the string {task_ids!r}")
     if tasks is not None:
         pool = list(tasks)
     else:
@@ -73,6 +192,17 @@ class EnvParts:
         sandbox: str | Sandbox = "process",
         sandbox_kwargs: dict[str, Any] | None = None,
     ) -> None:
+        # Checked now, built on first use: a typo fails at gym.make, not at the first GENERATE.
+        check_coder(coder)
+        if isinstance(sandbox, str):
+            from evaluators.sandbox import BACKENDS, Sandbox
+
+            if sandbox not in BACKENDS:
+                raise unknown("sandbox", sandbox, BACKENDS)
+            check_keywords("sandbox_kwargs option", sandbox_kwargs or {},
+                           [p for p in inspect.signature(Sandbox).parameters if p != "backend"])
+        elif not callable(getattr(sandbox, "run", None)):
+            raise TypeError(f"sandbox must be 'process', 'docker' or a Sandbox, got {type(sandbox).__name__}")
         self._coder_spec = coder
         self._sandbox_kwargs = dict(sandbox_kwargs or {})
         if isinstance(sandbox, str):

@@ -2,7 +2,8 @@
 
 :class:`EpisodeEnv` owns task selection, seeding, masks (both ``action_masks()`` and
 ``info["action_mask"]``), invalid-action handling, step bookkeeping, info assembly, reward-part
-assembly and ANSI rendering. A subclass fills in the hooks: ``_start_episode``, ``_valid_actions``,
+assembly and the episode panel's text (rendered as ``ansi`` or ``rgb_array`` by
+:class:`PromptGymEnv`). A subclass fills in the hooks: ``_start_episode``, ``_valid_actions``,
 ``_apply``, ``_state`` (observation parts) and optionally ``_finish`` and ``_render_body``.
 """
 
@@ -15,33 +16,27 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from promptgym.envs._common import EnvParts, pick_task
+from promptgym.envs._common import EnvParts, PromptGymEnv, as_action, check_int, check_timeout, pick_task
 from promptgym.tasks import Task
 
 
 __all__ = ["EpisodeEnv"]
 
 
-class EpisodeEnv(gym.Env):
+class EpisodeEnv(PromptGymEnv):
     """Base class: one task per episode, discrete masked actions, text in info, never in obs."""
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
     ACTIONS: tuple[str, ...] = ()
 
     def _init_engine(self, tasks: Sequence[Task], parts: EnvParts, max_steps: int, observation: str,
-                     render_mode: str | None) -> None:
+                     render_mode: str | None, timeout: float) -> None:
         """Common constructor part; call from the subclass __init__ before building spaces."""
-        if observation not in ("box", "dict"):
-            raise ValueError(f"observation must be 'box' or 'dict', got {observation!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        if not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        self._check_modes(observation, render_mode)
+        check_int("max_steps", max_steps, 1)
         self.tasks = list(tasks)
         self._parts = parts
         self.max_steps = max_steps
-        self.observation_mode = observation
-        self.render_mode = render_mode
+        self.timeout = check_timeout(timeout)
         self.action_space = gym.spaces.Discrete(len(self.ACTIONS))
         self.task: Task | None = None
         self._steps = 0
@@ -127,9 +122,7 @@ class EpisodeEnv(gym.Env):
             raise RuntimeError("Call reset() before step()")
         if self._done:
             raise RuntimeError("Episode has ended; call reset()")
-        a = int(action)
-        if not 0 <= a < len(self.ACTIONS):
-            raise ValueError(f"action {action!r} is outside Discrete({len(self.ACTIONS)})")
+        a = as_action(action, len(self.ACTIONS))
         extra: dict[str, Any] = {"invalid_action": False}
         self._steps += 1
         if not self.action_masks()[a]:
@@ -167,13 +160,13 @@ class EpisodeEnv(gym.Env):
         info.update(extra or {})
         return info
 
-    def render(self) -> str | None:
-        """ANSI text: the task, the action log, the current code and test outcomes."""
-        if self.render_mode != "ansi":
-            return None
+    def _render_text(self) -> str:
+        """The task, the action log, the current code and test outcomes."""
         if self.task is None:
             return "(not reset)\n"
-        head = f"{type(self).__name__} step {self._steps}/{self.max_steps}\n" + "\n".join(self._log[-12:])
+        pf = self._progress_info().get("pass_fraction", 0.0)
+        head = (f"{type(self).__name__} {self.task.task_id} step {self._steps}/{self.max_steps} pass {pf:.2f}\n"
+                + "\n".join(self._log[-12:]))
         return f"{head}\n{self._render_body()}\n"
 
     def close(self) -> None:

@@ -12,8 +12,7 @@ import numpy as np
 
 from evaluators.result import STATUSES, ExecutionResult
 from promptgym.coders import Coder
-from promptgym.envs._common import EnvParts, resolve_tasks
-from promptgym.envs._common import coerce_rewards
+from promptgym.envs._common import EnvParts, check_embedder, check_int, coerce_rewards, resolve_tasks
 from promptgym.envs._engine import EpisodeEnv
 from promptgym.tasks import Task, load_tasks
 
@@ -141,12 +140,14 @@ class ExecutiveEnv(EpisodeEnv):
             split = "test"  # HumanEval has only a test split
         if not isinstance(embedder, str):
             raise TypeError(f"embedder must be a spec string ('minilm', 'hash' or a path), got {type(embedder).__name__}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        check_embedder(embedder)
+        for name, value, minimum in (("k", k, 1), ("max_generations", max_generations, 1),
+                                     ("max_debugs", max_debugs, 0), ("max_searches", max_searches, 0)):
+            check_int(name, value, minimum)
         self.rewards = coerce_rewards(ExecutiveRewards, rewards)
         self._init_engine(resolve_tasks(dataset, split, task_ids, tasks), EnvParts(coder, sandbox, sandbox_kwargs),
-                          max_steps, observation, render_mode)
-        self.embedder, self.k, self.timeout = embedder, k, float(timeout)
+                          max_steps, observation, render_mode, timeout)
+        self.embedder, self.k = embedder, k
         self.prompt_embedding = bool(prompt_embedding)
         self.max_generations, self.max_debugs, self.max_searches = max_generations, max_debugs, max_searches
         width = _N_SCALARS + len(self.ACTIONS) + 1 + len(_STATUS_SLOTS)
@@ -190,7 +191,7 @@ class ExecutiveEnv(EpisodeEnv):
     def _run(self, code: str) -> ExecutionResult:
         assert self.task is not None
         self._executions += 1
-        return self._parts.sandbox.run(code, tests=list(self.task.tests), setup=self.task.setup, timeout=self.timeout)
+        return self._parts.sandbox.run(**self.task.job(code, timeout=self.timeout))
 
     def _set_code(self, code: str) -> None:
         self.code, self.result = code, None

@@ -14,8 +14,7 @@ import numpy as np
 
 from evaluators.result import ExecutionResult
 from promptgym.coders import Coder
-from promptgym.envs._common import EnvParts, resolve_tasks
-from promptgym.envs._common import coerce_rewards
+from promptgym.envs._common import EnvParts, check_int, coerce_rewards, resolve_tasks
 from promptgym.envs._engine import EpisodeEnv
 from promptgym.envs._policies import as_policy
 from promptgym.envs.executive import ExecutiveEnv
@@ -239,17 +238,23 @@ class HierarchicalEnv(EpisodeEnv):
     ) -> None:
         if dataset == "humaneval" and split == "train":
             split = "test"
+        for name, value, minimum in (("tasks_per_composite", tasks_per_composite, 1),
+                                     ("n_composites", n_composites, 1), ("max_replans", max_replans, 0)):
+            check_int(name, value, minimum)
         pool = resolve_tasks(dataset, split, task_ids, tasks)
         per = min(tasks_per_composite, len(pool))
         built = build_composites(pool, per, n_composites, composite_seed)
         self._subtasks = {comp.task_id: parts for comp, parts in built}
         self.rewards = coerce_rewards(HierarchicalRewards, rewards)
         self._init_engine([c for c, _ in built], EnvParts(coder, sandbox, sandbox_kwargs), max_steps, observation,
-                          render_mode)
-        self.embedder, self.timeout, self.max_replans = embedder, float(timeout), max_replans
+                          render_mode, timeout)
+        self.embedder, self.max_replans = embedder, max_replans
         self.tasks_per_composite = per
+        as_policy(executive_policy)  # fails now, not at the first EXECUTE
         self.executive_policy = executive_policy
         self.executive_kwargs = dict(executive_kwargs or {})
+        # A sub-episode env built now from the same arguments checks embedder and executive_kwargs.
+        self._executive_env(pool[0], coder, sandbox).close()
         state = gym.spaces.Box(0.0, 1.0, shape=(10 + len(self.ACTIONS) + 1,), dtype=np.float32)
         self.observation_space = state if observation == "box" else gym.spaces.Dict(
             {"state": state, "last_action": gym.spaces.Discrete(len(self.ACTIONS) + 1)})
@@ -300,8 +305,7 @@ class HierarchicalEnv(EpisodeEnv):
         i = self.solutions.index(None)
         part = self.parts_of[i]
         sub = replace(part, prompt=self.plan[i])  # same id/tests; the planned wording
-        kwargs = {"embedder": self.embedder, "timeout": self.timeout, **self.executive_kwargs}
-        env = ExecutiveEnv(tasks=[sub], coder=self._parts.coder, sandbox=self._parts.sandbox, **kwargs)
+        env = self._executive_env(sub, self._parts.coder, self._parts.sandbox)
         policy = as_policy(self.executive_policy)
         obs, info = env.reset(seed=self._next_seed())
         done = False
@@ -315,10 +319,15 @@ class HierarchicalEnv(EpisodeEnv):
         self._log.append(f"{self._steps}: EXECUTE {part.task_id} -> {'pass' if self.sub_passed[i] else 'fail'} "
                          f"({env._steps} steps)")
 
+    def _executive_env(self, task: Task, coder: Any, sandbox: Any) -> ExecutiveEnv:
+        """The Executive env of one subtask, with this env's coder, sandbox and executive_kwargs."""
+        kwargs = {"embedder": self.embedder, "timeout": self.timeout, **self.executive_kwargs}
+        return ExecutiveEnv(tasks=[task], coder=coder, sandbox=sandbox, **kwargs)
+
     def _evaluate(self, code: str) -> ExecutionResult:
         assert self.task is not None
         self._executions += 1
-        return self._parts.sandbox.run(code, tests=list(self.task.tests), setup=self.task.setup, timeout=self.timeout)
+        return self._parts.sandbox.run(**self.task.job(code, timeout=self.timeout))
 
     def _apply(self, action: int) -> tuple[dict[str, float], bool]:
         parts: dict[str, float] = {}

@@ -13,8 +13,17 @@ import numpy as np
 from gymnasium import spaces
 
 from promptgym.embeddings import DIM, get_embedder
-from promptgym.envs._common import EnvParts, coerce_rewards, pick_task, resolve_tasks
-from promptgym.error import InvalidAction
+from promptgym.envs._common import (
+    EnvParts,
+    PromptGymEnv,
+    as_action,
+    check_embedder,
+    check_int,
+    check_timeout,
+    coerce_rewards,
+    pick_task,
+    resolve_tasks,
+)
 from promptgym.mutations import BUILTIN_OPERATORS, MutationContext, Operator, make_operator
 
 if TYPE_CHECKING:
@@ -56,7 +65,7 @@ def error_class(result: ExecutionResult | None) -> int:
     return 5
 
 
-class PromptOptEnv(gym.Env):
+class PromptOptEnv(PromptGymEnv):
     """Optimise a task's prompt so the coder's program passes the task's tests.
 
     ## Description
@@ -115,8 +124,6 @@ class PromptOptEnv(gym.Env):
         >>> env.close()
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
-
     def __init__(
         self,
         dataset: str = "mbpp",
@@ -146,20 +153,17 @@ class PromptOptEnv(gym.Env):
         self.operator_names = [op.name for op in self.operators]
         if len(set(self.operator_names)) != len(self.operator_names):
             raise ValueError(f"Operator names must be unique, got {self.operator_names}")
+        check_embedder(embedder)
         self._embedder_spec = embedder
         self._embedder: Any = None
         if not 0.0 <= similarity_threshold <= 1.0:
             raise ValueError(f"similarity_threshold must be in [0, 1], got {similarity_threshold}")
         self.similarity_threshold = similarity_threshold
         self.rewards = coerce_rewards(PromptOptRewards, rewards)
-        if observation not in ("box", "dict"):
-            raise ValueError(f"observation must be 'box' or 'dict', got {observation!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        if max_steps < 1 or timeout <= 0:
-            raise ValueError(f"max_steps must be >= 1 and timeout > 0, got {max_steps}, {timeout}")
-        self.observation_mode, self.stop_on_pass = observation, stop_on_pass
-        self.max_steps, self.timeout, self.render_mode = max_steps, timeout, render_mode
+        self._check_modes(observation, render_mode)
+        check_int("max_steps", max_steps, 1)
+        self.stop_on_pass = stop_on_pass
+        self.max_steps, self.timeout = max_steps, check_timeout(timeout)
         self.revert_action, self.stop_action = len(self.operators), len(self.operators) + 1
         self.action_space = spaces.Discrete(len(self.operators) + 2)
         emb = spaces.Box(-1.0, 1.0, (DIM,), np.float32)
@@ -192,8 +196,7 @@ class PromptOptEnv(gym.Env):
             return self._evals[prompt]
         assert self._task is not None
         sample = self._parts.coder.write(self._task, prompt=prompt, seed=self._coder_seed)
-        result = self._parts.sandbox.run(sample.code, tests=list(self._task.tests), setup=self._task.setup,
-                                         timeout=self.timeout)
+        result = self._parts.sandbox.run(**self._task.job(sample.code, timeout=self.timeout))
         self._step_cost["tokens"] += sample.tokens
         self._step_cost["llm_calls"] += sample.llm_calls
         self._step_cost["executions"] += 1
@@ -235,10 +238,7 @@ class PromptOptEnv(gym.Env):
         """Apply one operator (or revert/stop), re-evaluate, return the 5-tuple."""
         if self._task is None:
             raise gym.error.ResetNeeded("Call reset() before step()")
-        if np.ndim(action) != 0 or not np.issubdtype(np.asarray(action).dtype, np.integer) \
-                or not 0 <= int(action) < self.action_space.n:
-            raise InvalidAction(f"Action {action!r} is outside Discrete({self.action_space.n})")
-        action = int(action)
+        action = as_action(action, int(self.action_space.n))
         self._steps += 1
         w, parts = self.rewards, dict.fromkeys(
             ("delta_pass", "full_pass_bonus", "llm_cost", "growth", "drift", "invalid_action"), 0.0)
@@ -335,10 +335,10 @@ class PromptOptEnv(gym.Env):
             "reward_parts": dict(parts), "rewards": asdict(self.rewards), **self._last,
         }
 
-    def render(self) -> str | None:
-        """ANSI text: the prompt's diff from the original, the code and the test outcomes."""
-        if self.render_mode != "ansi" or self._task is None:
-            return None
+    def _render_text(self) -> str:
+        """The prompt's diff from the original, the code and the test outcomes."""
+        if self._task is None:
+            return "(not reset)\n"
         diff = "\n".join(difflib.unified_diff(self._task.prompt.splitlines(), self._prompt.splitlines(),
                                               "original", "current", lineterm=""))
         tests = " ".join("✓" if t.passed else "✗" for t in self._result.tests)

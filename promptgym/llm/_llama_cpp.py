@@ -1,14 +1,78 @@
-"""The embedded default backend: a GGUF model through llama-cpp-python."""
+"""The embedded default backend: a GGUF model through llama-cpp-python.
+
+Loading the model and long generations are announced on the ``promptgym`` logger (INFO), which
+prints to stderr while the application has configured no logging of its own; silence it with
+``logging.getLogger("promptgym").setLevel(logging.WARNING)``.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from promptgym.error import DependencyNotInstalled
 from promptgym.llm.base import Backend, Completion, Prompt
+
+SLOW_GENERATION_S = 10.0  # a generation still running after this long is announced
+_log = logging.getLogger("promptgym")
+_loaded: set[str] = set()
+
+
+class _StderrUntilConfigured(logging.Handler):
+    """Writes to the current ``sys.stderr`` while the root logger has no handlers (nobody configured logging)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger().handlers:
+            sys.stderr.write(self.format(record) + "\n")
+
+
+def _logger() -> logging.Logger:
+    # Without a handler of our own, INFO lines would vanish (logging's last resort shows WARNING+).
+    if not any(isinstance(h, _StderrUntilConfigured) for h in _log.handlers):
+        handler = _StderrUntilConfigured()
+        handler.setFormatter(logging.Formatter("promptgym: %(message)s"))
+        _log.addHandler(handler)
+        if _log.level == logging.NOTSET:
+            _log.setLevel(logging.INFO)
+    return _log
+
+
+def model_label(model: str) -> str:
+    """A short name for a GGUF path or hub id (``SmolLM2-135M-Instruct.Q4_1``)."""
+    name = Path(model).name if Path(model).suffix == ".gguf" else model
+    return name.removesuffix(".gguf")
+
+
+@contextmanager
+def loading(model: str, backend: str) -> Iterator[None]:
+    """Say what is loading and how long it took, the first time ``model`` loads in this process."""
+    first = model not in _loaded
+    if first:
+        _logger().info("loading %s (%s, first use in this process) ...", model_label(model), backend)
+    start = time.perf_counter()
+    yield
+    if first:
+        _loaded.add(model)  # only once loaded: a failed load is announced again on the retry
+        _logger().info("%s loaded in %.1f s", model_label(model), time.perf_counter() - start)
+
+
+@contextmanager
+def slow_notice(message: str, after: float = SLOW_GENERATION_S) -> Iterator[None]:
+    """Log ``message`` if the block is still running after ``after`` seconds."""
+    timer = threading.Timer(after, _logger().info, args=(message,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 class LlamaCppBackend(Backend):
@@ -45,13 +109,15 @@ class LlamaCppBackend(Backend):
         except ImportError as e:
             raise DependencyNotInstalled("The llama_cpp backend needs llama-cpp-python: pip install llama-cpp-python") from e
         kw = dict(n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False, **self._llama_kwargs)
-        if Path(self._model_path).is_file():
-            self._llm = Llama(model_path=self._model_path, **kw)
-        elif "/" in self._model_path and not Path(self._model_path).exists():
-            # A hub id "owner/repo" (online users): pick a Q4 GGUF file from it.
-            self._llm = Llama.from_pretrained(self._model_path, filename=kw.pop("filename", "*Q4*.gguf"), **kw)
-        else:
+        is_file = Path(self._model_path).is_file()
+        if not is_file and ("/" not in self._model_path or Path(self._model_path).exists()):
             raise FileNotFoundError(f"GGUF model not found: {self._model_path!r} (give a .gguf path or a hub id)")
+        with loading(self._model_path, "llama.cpp"):
+            if is_file:
+                self._llm = Llama(model_path=self._model_path, **kw)
+            else:
+                # A hub id "owner/repo" (online users): pick a Q4 GGUF file from it.
+                self._llm = Llama.from_pretrained(self._model_path, filename=kw.pop("filename", "*Q4*.gguf"), **kw)
         return self._llm
 
     def __getstate__(self) -> dict[str, Any]:
@@ -69,6 +135,12 @@ class LlamaCppBackend(Backend):
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         llm = self._load()
+        with slow_notice(f"still generating with {model_label(self._model_path)} on {self.n_threads} threads "
+                         f"({len(prompts)} prompt(s) x {n}, up to {max_new_tokens} new tokens each) ..."):
+            return self._generate(llm, prompts, n, max_new_tokens, temperature, top_p, stop, seed)
+
+    def _generate(self, llm: Any, prompts: Sequence[Prompt], n: int, max_new_tokens: int, temperature: float,
+                  top_p: float, stop: Sequence[str] | None, seed: int | None) -> list[list[Completion]]:
         out: list[list[Completion]] = []
         base_seed = 0 if seed is None else int(seed)
         for prompt in prompts:

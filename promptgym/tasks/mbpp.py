@@ -38,21 +38,24 @@ def _candidate_dirs() -> list[Path]:
 
 
 def find_mbpp_file(variant: str = "mbpp", path: str | os.PathLike[str] | None = None) -> Path | None:
-    """Locate an MBPP file offline: ``path``, then ``$PROMPTGYM_MBPP_PATH``, then ``../shared/data``.
+    """Locate an MBPP file offline: ``path``, else ``$PROMPTGYM_MBPP_PATH``, else ``../shared/data``.
 
-    ``path`` and the variable may name the file itself or a folder holding it.
+    ``path`` and the variable may name the file itself or a folder holding it. Whichever is given
+    is the only place looked: a miss there is a DatasetNotFound naming it, never a quiet fallback.
+    Returns None when neither is given and no fallback folder holds the file (the hub is next).
     """
     name = FILES[variant]
-    for given in (path, os.environ.get(ENV_VAR)):
-        if not given:
-            continue
+    given, source = (path, "path") if path is not None else (os.environ.get(ENV_VAR), f"${ENV_VAR}")
+    if given:
         p = Path(given).expanduser()
         if p.is_dir():
             p = p / name
-        if p.is_file():
-            return p
-        if path is not None and given is path:
-            raise DatasetNotFound(f"MBPP file not found at {given!s} (looked for {name})")
+        elif p.name in FILES.values():  # names the other variant's file: its sibling is this one's
+            p = p.with_name(name)
+        if not p.is_file():
+            raise DatasetNotFound(f"MBPP file not found: {source} is {str(given)!r}, which holds no {name}; point it "
+                                  f"at {name} or the folder holding it" + (", or unset it" if path is None else ""))
+        return p
     for d in _candidate_dirs():
         if (d / name).is_file():
             return (d / name).resolve()
