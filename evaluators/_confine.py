@@ -22,6 +22,7 @@ bounded per process by RLIMIT_AS and processes by RLIMIT_NPROC, so a run holds a
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import signal
@@ -114,10 +115,14 @@ def _replicate(root: str, path: str, seen: set[str]) -> None:
         current = host
 
 
-def build_root(root: str) -> None:
-    """Turn the empty directory ``root`` into the programs' read-only root and pivot into it."""
+def own_mounts() -> None:
+    """Enter a mount namespace of our own from which nothing propagates to the host (or container)."""
     unshare(CLONE_NEWNS)
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates to the host
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def build_root(root: str) -> None:
+    """Turn the empty directory ``root`` into the programs' read-only root and pivot into it (after own_mounts)."""
     mount("promptgym-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
     seen: set[str] = set()
     for path in sorted(_needed_paths(), key=len):
@@ -195,8 +200,17 @@ class Cgroup:
             root = f"/sys/fs/cgroup/{controller}"
             if path is None or not os.path.isdir(root):
                 raise OSError(0, f"no cgroup v1 {controller} hierarchy")
-            target = os.path.normpath(f"{root}/{path}/{name}")
-            os.makedirs(target, exist_ok=True)
+            # inside a container the hierarchy is mounted at our own cgroup: the path is its root
+            base = os.path.normpath(f"{root}/{path}") if os.path.isdir(f"{root}/{path}") else root
+            target = os.path.join(base, name)
+            try:
+                os.makedirs(target, exist_ok=True)
+            except OSError as exc:
+                if exc.errno != errno.EROFS:
+                    raise
+                # Docker mounts it read-only; writable again in our private mount namespace only
+                mount(None, root, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                os.makedirs(target, exist_ok=True)
             self.dirs[controller] = os.open(target, os.O_DIRECTORY)
         self.version = "v1"
 

@@ -83,8 +83,8 @@ class ProcessWorker:
 
     @property
     def pids(self) -> list[int]:
-        """Host pids of the worker process and its program zygote (for leak checks)."""
-        return [self.proc.pid, int(self.hello.get("zygote_pid", 0))]
+        """Host pids of the worker process, its program zygote and its judge (for leak checks)."""
+        return [self.proc.pid, int(self.hello.get("zygote_pid", 0)), int(self.hello.get("judge_pid", 0))]
 
     def request(self, job: dict[str, Any], deadline: float) -> dict[str, Any]:
         """Run one job; WorkerDied if the worker dies or stalls."""

@@ -43,6 +43,9 @@ _RAISABLE = {name: obj for name, obj in vars(builtins).items()
              if isinstance(obj, type) and issubclass(obj, Exception)}
 
 
+_ITERATION_ENDS = ("StopIteration", "StopAsyncIteration")
+
+
 class ProgramError(Exception):
     """An exception the program raised, of a type the judge has no builtin for."""
 
@@ -60,19 +63,18 @@ class _Link:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.handles: dict[int, Handle] = {}
         self.callbacks: list[object] = []
         self.gone = False
         self.memory = False
 
     def _wrap(self, kind: str, ident: object) -> object:
         if kind == "mod":
-            return importlib.import_module(ident)  # type: ignore[arg-type]
+            return _wire.stdlib_module(ident)  # type: ignore[arg-type]
         if kind == "cb":
             raise _wire.WireError("the program cannot send judge callables")
-        if ident not in self.handles:
-            self.handles[ident] = Handle(self, ident)  # type: ignore[index]
-        return self.handles[ident]  # type: ignore[index]
+        # a new proxy each time: containers compare items by identity first (`x is y` -> equal), so
+        # one proxy per program object would let `[obj] == [obj]` pass without ever asking it
+        return Handle(self, ident)  # type: ignore[arg-type]
 
     def decode(self, raw: object) -> object:
         return _wire.decode(raw, self._wrap)
@@ -120,8 +122,12 @@ class _Link:
         except Exception as exc:
             return {"exc": [type(exc).__name__, str(exc)[:500]]}
 
-    def result(self, reply: dict) -> object:
-        """The value of a reply, or the program's exception raised on the judge's side."""
+    def result(self, reply: dict, iteration: bool = False) -> object:
+        """The value of a reply, or the program's exception raised on the judge's side.
+
+        StopIteration keeps its meaning only as the answer to ``next``: raised by a call it would
+        silently end the judge's own ``map``/``filter``/``zip`` loops.
+        """
         if "exc" in reply:
             exc = reply["exc"]
             if type(exc) is not list or len(exc) != 2 or not all(type(x) is str for x in exc):
@@ -130,7 +136,7 @@ class _Link:
             if name == "MemoryError":
                 self.memory = True
                 raise MemoryError(message)
-            if name in _RAISABLE:
+            if name in _RAISABLE and (iteration or name not in _ITERATION_ENDS):
                 raise _RAISABLE[name](message)
             raise ProgramError(f"{name}: {message}")
         if "ok" not in reply:
@@ -169,7 +175,7 @@ class Handle:
     def _ask(self, message: dict) -> object:
         link = object.__getattribute__(self, "_link")
         message["o"] = object.__getattribute__(self, "_id")
-        return link.result(link.request(message))
+        return link.result(link.request(message), iteration=message.get("m") == "__next__")
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         link = object.__getattribute__(self, "_link")
@@ -226,24 +232,18 @@ class Handle:
     def __delitem__(self, key: object) -> None:
         self._dunder("__delitem__", key)
 
-    def __contains__(self, item: object) -> bool:
-        return self._dunder("__contains__", item) is True
-
-    def __int__(self) -> int:
-        return self._dunder("__int__")  # type: ignore[return-value]
-
-    def __float__(self) -> float:
-        return self._dunder("__float__")  # type: ignore[return-value]
-
-    def __index__(self) -> int:
-        return self._dunder("__index__")  # type: ignore[return-value]
+    def __instancecheck__(self, instance: object) -> bool:
+        return self._dunder("__instancecheck__", instance) is True
 
     def _refuse(self, *_: object) -> bool:
-        raise UntrustedComparison("a value that stays in the program cannot be compared, hashed or "
-                                  "tested for truth by the judge; return plain data (numbers, strings, "
-                                  "lists, tuples, dicts, sets)")
+        raise UntrustedComparison("a value that stays in the program cannot be compared, hashed, tested "
+                                  "for truth or membership, or converted to a number by the judge; return "
+                                  "plain data (numbers, strings, lists, tuples, dicts, sets)")
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = _refuse  # type: ignore[assignment]
+    # comparisons, membership, truth and numeric conversions would be the program's own answers,
+    # asked again each time (a float that changes at every read fooled HumanEval/32's trusted poly)
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __contains__ = _refuse  # type: ignore[assignment]
+    __int__ = __float__ = __index__ = __complex__ = __abs__ = __neg__ = __round__ = _refuse  # type: ignore[assignment]
     __hash__ = _refuse  # type: ignore[assignment]
 
 
@@ -328,7 +328,9 @@ def judge(job: dict, fd: int, write_record) -> None:
     _wire.send(fd, {"program": job["program"], "mode": "stdio" if stdio else "function"})
     # the program may supply only names that are not builtins, except the task's own entry point
     # (MBPP/126 asks for a function called `sum`): `abs` or `all` defined by it are never used
-    wanted = sorted(n for n in wanted - set(_JUDGE_HELPERS)
+    # and a stdlib module's name the tests use without importing it (MBPP/596's `sys`) is the judge's module
+    modules = {n for n in wanted if n in sys.stdlib_module_names and n != entry_point}
+    wanted = sorted(n for n in wanted - set(_JUDGE_HELPERS) - modules
                     if n not in _BUILTIN_NAMES or n == entry_point)
     link = _Link(fd)
     try:
@@ -348,6 +350,11 @@ def judge(job: dict, fd: int, write_record) -> None:
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins,
                        "stdio": lambda stdin="": _stdio(link, stdin), "same_output": same_output}
     try:
+        for name in modules:
+            try:
+                namespace[name] = importlib.import_module(name)
+            except ImportError:  # not on this interpreter: the test's own NameError will say so
+                pass
         if wanted:
             reply = link.request({"op": "names", "names": wanted})
             if type(reply.get("names")) is not dict:

@@ -19,9 +19,9 @@ PROGRAM_FILE = "<program>"
 # What the judge may ask of a handle besides calls and attributes, and the builtin that does it.
 DUNDERS = {
     "__str__": str, "__repr__": repr, "__len__": len, "__iter__": iter, "__next__": next,
-    "__reversed__": reversed, "__int__": int, "__float__": float, "__index__": lambda o: o.__index__(),
-    "__getitem__": lambda o, k: o[k], "__contains__": lambda o, k: k in o,
+    "__reversed__": reversed, "__getitem__": lambda o, k: o[k],
     "__setitem__": lambda o, k, v: o.__setitem__(k, v), "__delitem__": lambda o, k: o.__delitem__(k),
+    "__instancecheck__": lambda klass, o: isinstance(o, klass),
 }
 
 

@@ -112,6 +112,23 @@ def encode(value: object, other: object, depth: int = 0) -> object:
     return other(value)
 
 
+# stdlib modules whose import does something (opens a browser, prints, runs a CLI or a GUI)
+_IMPORT_HAS_EFFECTS = frozenset({"antigravity", "this", "idlelib", "turtledemo", "turtle", "tkinter", "pydoc",
+                                 "webbrowser", "ensurepip", "venv", "lib2to3", "test"})
+
+
+def stdlib_module(name: str) -> object:
+    """The standard-library module ``name`` (imported if need be), or None if it is not one a peer may name."""
+    parts = name.split(".")
+    if (parts[0] not in sys.stdlib_module_names or parts[0] in _IMPORT_HAS_EFFECTS
+            or any(p.startswith("__") or not p.isidentifier() for p in parts)):
+        return None
+    try:
+        return importlib.import_module(name)
+    except Exception:  # ImportError, or a module that fails on this interpreter
+        return None
+
+
 def _stdlib_class(klass: type) -> bool:
     module = sys.modules.get(klass.__module__)
     return (klass.__module__.split(".")[0] in sys.stdlib_module_names and "." not in klass.__qualname__
@@ -208,15 +225,11 @@ def decode(raw: object, handle: object, depth: int = 0) -> object:
     if kind == "ty":
         _check(type(body) is str and "." in body, "class")
         module, _, name = body.rpartition(".")
-        _check(module.split(".")[0] in sys.stdlib_module_names, "class module")
-        try:
-            klass = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            raise WireError(f"malformed value: no class {body}") from None
+        klass = getattr(stdlib_module(module), name, None)
         _check(isinstance(klass, type), "class")
         return klass
     if kind == "mod":
-        _check(type(body) is str and body.split(".")[0] in sys.stdlib_module_names, "module")
+        _check(type(body) is str and stdlib_module(body) is not None, "module")
     elif kind in ("h", "cb"):
         _check(type(body) is int, kind)
     else:

@@ -277,6 +277,11 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
     world, cgroup = "shared", None
     pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if not why_not else -1
     if not why_not:
+        try:
+            _confine.own_mounts()
+        except OSError as exc:
+            why_not = f"no mount namespace: {exc}"
+    if not why_not:
         cg = _confine.Cgroup(f"promptgym-{os.getpid()}")
         cgroup_note = cg.describe()
         cgroup = cg if cg.version else None
@@ -571,8 +576,8 @@ def serve(read, write, uid: int, secret: str = "") -> None:
     zygote = _Zygote(uid)  # before any job: the zygote's memory never holds a test
     judge = _Judge(_new_uid(uid) if uid else 0)
     info = {"network_isolated": isolate, "stdlib": stdlib, **zygote.hello}
-    hello = json.dumps({"ready": True, "pid": os.getpid(), "zygote_pid": zygote.pid, "secret": secret,
-                        **info}).encode()
+    hello = json.dumps({"ready": True, "pid": os.getpid(), "zygote_pid": zygote.pid, "judge_pid": judge.pid,
+                        "secret": secret, **info}).encode()
     write(struct.pack(">I", len(hello)) + hello)
     while True:
         header = _recv_exact(read, 4)

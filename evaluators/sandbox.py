@@ -1,29 +1,15 @@
-"""The Sandbox: run untrusted programs against tests, each in a fresh, confined, killable child.
+"""The Sandbox: judge untrusted programs against tests, the verdict computed outside the program's reach.
 
-How each attack is defeated (see also evaluators/README.md):
-
-* Every program runs in a fresh child forked from a pre-started worker (never in the caller's
-  process), in its own session, with RLIMIT_CPU/AS/NPROC/FSIZE/NOFILE/CORE, a private temp work
-  dir (removed afterwards), a scrubbed environment (the caller's variables never reach it), a new
-  network namespace where the OS permits (``result.extra["network_isolated"]``) and, when the
-  worker runs as root, an unprivileged uid of its own (so NPROC applies and root's files are out
-  of reach) in a private mount namespace that shows it the interpreter's stdlib read-only and
-  nothing else of a private directory, and hides site-packages (``result.extra["stdlib"]``). Infinite loops and sleeps -> the whole process group is SIGKILLed at the wall-clock
-  limit ("timeout"); memory bombs -> MemoryError under RLIMIT_AS ("memory"); fork bombs hit NPROC.
-* Orphans, double-forked daemons and threads: after each run the worker (a child subreaper) kills
-  every process of the run's uid (or, in a container, every process but itself) and reaps them.
-* Verdicts travel over a private pipe as records tagged with a per-run nonce; the worker, not the
-  child, decides. A test passes only if its "P" record and the final "D" record arrive: sys.exit,
-  os._exit, killing the parent or the group, closing fds -> the missing tests fail. Killing the
-  worker -> status "killed" and a new worker.
-* ``assert A == B`` is rewritten so the harness compares A and B with a trusted function that
-  refuses values whose __eq__/__ne__/__bool__/__len__/__hash__ the program defined; the program
-  gets a copy of the builtins, so patching builtins/AssertionError does not reach the harness, and
-  a test during which the harness' globals or comparison were rebound is failed.
-* Residual risk, stated plainly: the harness shares an interpreter with the program, so a program
-  that deliberately digs the nonce out of the harness' frames (sys._getframe, gc, ctypes) could
-  forge records. Process, uid, rlimit and namespace isolation hold regardless; run the docker
-  backend for a second boundary.
+Each worker (a pre-started process on this machine, or one per warm Docker container) holds two
+processes forked before any job: a trusted judge (its own unprivileged uid) that runs the tests in
+its own interpreter against proxies of the program's names, values crossing as plain data; and a
+program zygote that never holds a test and forks each program's child into a fresh private world
+(own PID, mount, IPC and UTS namespaces, read-only minimal root, private tmpfs /tmp, own uid,
+rlimits, a cgroup where delegated). The child never sees tests or expected values; the records that
+decide the verdict go from the judge to the worker on a pipe the child has no descriptor of.
+``result.extra`` says what held on this machine: ``world`` ("private" or "shared (why)"),
+``cgroup``, ``network_isolated``, ``stdlib``. See evaluators/README.md for the threat model and the
+residual risks.
 
 Zero tests: status "error" with error "no tests" (a run with nothing to judge proves nothing).
 """

@@ -199,7 +199,7 @@ def test_no_leaks_after_many_runs(sb) -> None:
     assert {pid: fd_count(pid) for pid in sb.worker_pids()} == workers_before
     assert run_dirs(sb) == dirs_before
     pids = sb.worker_pids()
-    for pid in pids:  # a worker's only child is its zygote; a zygote has none left
+    for pid in pids:  # a worker's only children are its zygote and judge; they have none left
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
             assert set(fh.read().split()) <= {str(p) for p in pids}
 

@@ -24,7 +24,9 @@ def test_write_then_cache_hit(coder) -> None:
     first = coder.write(task, seed=0)
     assert isinstance(first, CodeSample) and first.text and first.llm_calls == 1 and first.tokens > 0
     again = coder.write(task, seed=0)
-    assert again.text == first.text and again.code == first.code and again.tokens == 0 and again.llm_calls == 0
+    # a hit costs what the generation cost (rewards must not depend on the cache) and says it was a hit
+    assert again.text == first.text and again.code == first.code and again.cached and not first.cached
+    assert (again.tokens, again.llm_calls) == (first.tokens, first.llm_calls)
     assert coder.stats()["hits"] >= 1
 
 
@@ -44,7 +46,7 @@ def test_pickle_drops_model_and_reuses_cache(coder, tmp_path: Path) -> None:
     clone = pickle.loads(pickle.dumps(coder))
     assert clone.backend._llm is None
     hit = clone.write(task, seed=0)
-    assert hit.text == first.text and hit.llm_calls == 0 and clone.backend._llm is None  # never loaded
+    assert hit.text == first.text and hit.cached and clone.backend._llm is None  # never loaded
 
 
 def test_bad_backend_name() -> None:

@@ -6,6 +6,7 @@ import json
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -126,6 +127,51 @@ def test_real_model_smoke(env_id: str, tmp_path) -> None:
                 break
         # Every family's first valid action (or its reset) asks the model: GENERATE, PLAN, a rewrite.
         assert info["llm_calls"] >= 1 and info["tokens"] > 0 and info["task_id"].startswith("MBPP/")
+    finally:
+        env.close()
+
+
+def _episode(env_id: str, cache: Path, actions: int = 3) -> tuple[list, list, int]:
+    """Rewards and infos of a seeded episode (first valid action each step) with the embedded model."""
+    coder = {"backend": "llama_cpp", "cache": cache, "max_new_tokens": 64}
+    env = gym.make(env_id, coder=coder, embedder="hash")
+    try:
+        obs, info = env.reset(seed=3)
+        rewards, infos = [], [info]
+        for _ in range(actions):
+            obs, reward, term, trunc, info = env.step(int(np.flatnonzero(info["action_mask"])[0]))
+            rewards.append(reward)
+            infos.append(info)
+            if term or trunc:
+                break
+        return rewards, infos, env.unwrapped.cache_hits
+    finally:
+        env.close()
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", [i for i in IDS if "MBPP" in i])
+def test_cold_and_warm_cache_give_the_same_episode(env_id: str, tmp_path: Path) -> None:
+    """A cache is an implementation detail: the same seeded episode, rewards and infos, cold or warm."""
+    cache = tmp_path / "generations.sqlite"
+    cold_rewards, cold_infos, cold_hits = _episode(env_id, cache)
+    warm_rewards, warm_infos, warm_hits = _episode(env_id, cache)
+    assert cold_infos[-1]["llm_calls"] >= 1 and warm_hits > cold_hits  # the warm run was served by the cache
+    assert cold_rewards == warm_rewards
+    assert _same(cold_infos, warm_infos), (cold_infos, warm_infos)
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", IDS)
+def test_checkers_pass_with_the_real_model_on_an_empty_cache(env_id: str, tmp_path: Path) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    coder = {"backend": "llama_cpp", "cache": tmp_path / "generations.sqlite", "max_new_tokens": 48}
+    env = gym.make(env_id, coder=coder, embedder="hash", max_episode_steps=4)
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
     finally:
         env.close()
 

@@ -14,9 +14,12 @@ class CodeSample:
 
     code: str
     text: str = ""  # the raw completion
-    tokens: int = 0  # completion tokens generated (0 on a cache hit)
-    llm_calls: int = 1  # backend calls made (0 on a cache hit)
+    # what the generation costs by its own measure, whether it came from the model or from the cache:
+    # rewards and infos must not depend on the state of a cache
+    tokens: int = 0  # completion tokens of the generation
+    llm_calls: int = 1  # generations asked for
     entry_point_found: bool = True
+    cached: bool = False  # served from the generation cache (reported apart, never in rewards)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class TextReply:
     text: str
     tokens: int = 0
     llm_calls: int = 1
+    cached: bool = False
 
 
 class Coder(ABC):

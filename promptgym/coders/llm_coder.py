@@ -52,8 +52,8 @@ class LLMCoder(Coder):
 
     def _sample(self, task: Task, completion: Any, prefix: str = "") -> CodeSample:
         ex = extract_code(completion.text, task.entry_point, prefix=prefix)
-        return CodeSample(code=ex.code, text=completion.text, tokens=0 if completion.cached else completion.completion_tokens,
-                          llm_calls=0 if completion.cached else 1, entry_point_found=ex.entry_point_found)
+        return CodeSample(code=ex.code, text=completion.text, tokens=completion.completion_tokens,
+                          llm_calls=1, entry_point_found=ex.entry_point_found, cached=completion.cached)
 
     def write(self, task: Task, prompt: str | None = None, context: str = "", seed: int = 0) -> CodeSample:
         """Write a program for ``task`` from ``prompt`` (default: the task's own) plus context."""
@@ -74,7 +74,7 @@ class LLMCoder(Coder):
         prompt: Any = ([{"role": "system", "content": "You are a helpful assistant."},
                         {"role": "user", "content": instruction}] if self.chat_model else instruction)
         c = self._one(prompt, seed, max_new_tokens=max_new_tokens)
-        return TextReply(text=c.text.strip(), tokens=0 if c.cached else c.completion_tokens, llm_calls=0 if c.cached else 1)
+        return TextReply(text=c.text.strip(), tokens=c.completion_tokens, llm_calls=1, cached=c.cached)
 
     def stats(self) -> dict[str, Any]:
         """Cache statistics (empty without a cache)."""

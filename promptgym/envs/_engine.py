@@ -44,6 +44,7 @@ class EpisodeEnv(PromptGymEnv):
         self._tokens = 0
         self._llm_calls = 0
         self._executions = 0
+        self.cache_hits = 0  # generations served from the cache over the env's life (never in infos)
         self._seed_base = 0
         self._calls = 0
         self._log: list[str] = []
@@ -89,9 +90,11 @@ class EpisodeEnv(PromptGymEnv):
         self._calls += 1
         return (self._seed_base + 7919 * self._calls) % (2**31)
 
-    def _charge(self, tokens: int, llm_calls: int) -> None:
+    def _charge(self, tokens: int, llm_calls: int, cached: int = 0) -> None:
+        # a cached generation costs what it cost when made: rewards and infos never see the cache
         self._tokens += int(tokens)
         self._llm_calls += int(llm_calls)
+        self.cache_hits += int(cached)
 
     # -- gym API ------------------------------------------------------------------------------------
     def action_masks(self) -> np.ndarray:

@@ -223,7 +223,7 @@ class ExecutiveEnv(EpisodeEnv):
         calls_before = self._llm_calls
         if action == GENERATE:
             s = self._parts.coder.write(self.task, context=self.context, seed=self._next_seed())
-            self._charge(s.tokens, s.llm_calls)
+            self._charge(s.tokens, s.llm_calls, s.cached)
             self._set_code(s.code)
             self.counts[GENERATE] += 1
             self._log.append(f"{self._steps}: GENERATE ({s.tokens} tokens)")
@@ -240,7 +240,7 @@ class ExecutiveEnv(EpisodeEnv):
             assert self.code is not None
             s = self._parts.coder.repair(self.task, self.code, self._feedback(), context=self.context,
                                          seed=self._next_seed())
-            self._charge(s.tokens, s.llm_calls)
+            self._charge(s.tokens, s.llm_calls, s.cached)
             self._set_code(s.code)
             self.counts[DEBUG] += 1
             self._log.append(f"{self._steps}: DEBUG ({s.tokens} tokens)")

@@ -291,7 +291,7 @@ class HierarchicalEnv(EpisodeEnv):
         instruction = ("Decompose this programming task into one subtask per line, one line per function "
                        f"to write, nothing else.\n\n{self.task.prompt}")
         reply = self._parts.coder.ask(instruction, seed=self._next_seed())
-        self._charge(reply.tokens, reply.llm_calls)
+        self._charge(reply.tokens, reply.llm_calls, reply.cached)
         k = len(self.parts_of)
         plan = parse_plan(reply.text, k) if k > 1 else [self.task.prompt]
         self.plan_fallback = plan is None
@@ -312,7 +312,7 @@ class HierarchicalEnv(EpisodeEnv):
         while not done:
             obs, _, term, trunc, info = env.step(policy(obs, info))
             done = term or trunc
-        self._charge(env._tokens, env._llm_calls)
+        self._charge(env._tokens, env._llm_calls, env.cache_hits)
         self._executions += env._executions
         self.solutions[i] = env.code or ""
         self.sub_passed[i] = bool(info.get("final_passed"))

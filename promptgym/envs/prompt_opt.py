@@ -147,6 +147,7 @@ class PromptOptEnv(PromptGymEnv):
             split = "test"  # HumanEval has only a test split
         self.tasks = resolve_tasks(dataset, split, task_ids, tasks)
         self._parts = EnvParts(coder, sandbox, sandbox_kwargs)
+        self.cache_hits = 0  # generations served from the cache over the env's life (never in infos)
         self.operators: list[Operator] = [
             op if isinstance(op, Operator) else make_operator(op) for op in (operators or BUILTIN_OPERATORS)
         ]
@@ -200,6 +201,7 @@ class PromptOptEnv(PromptGymEnv):
         self._step_cost["tokens"] += sample.tokens
         self._step_cost["llm_calls"] += sample.llm_calls
         self._step_cost["executions"] += 1
+        self.cache_hits += int(sample.cached)  # reported apart: rewards and infos never see the cache
         self._evals[prompt] = (result, sample.code)
         return result, sample.code
 
