@@ -41,6 +41,7 @@ _DEVICES = ("null", "zero", "full", "random", "urandom")
 # places any uid may write on a usual Linux host; a run's leftovers there are removed in shared mode
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 _libc = ctypes.CDLL(None, use_errno=True)
+_ZYGOTE_MB = 32  # the zygote lives in the run cgroup too (its children are born there): room for what it allocates
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # pivot_root has no libc wrapper: syscall numbers
 
 
@@ -174,6 +175,7 @@ class Cgroup:
 
     def __init__(self, name: str) -> None:
         self.dirs: dict[str, int] = {}  # controller -> dir fd (kept open: the zygote pivots away)
+        self._limits: tuple[int, int] | None = None
         self.version = ""
         self.reason = ""
         try:
@@ -222,17 +224,20 @@ class Cgroup:
             os.close(fd)
 
     def limit(self, memory_mb: int, max_procs: int) -> None:
-        """Set the limits for the next run (all its processes together)."""
+        """Set the limits for the next run (all its processes together); a write only when they change."""
+        if self._limits == (memory_mb, max_procs):
+            return
+        self._limits = (memory_mb, max_procs)
         if self.version == "v2":
-            self._write("v2", "memory.max", str(memory_mb * MB))
+            self._write("v2", "memory.max", str((memory_mb + _ZYGOTE_MB) * MB))
             self._write("v2", "memory.swap.max", "0")
-            self._write("v2", "pids.max", str(max_procs))
+            self._write("v2", "pids.max", str(max_procs + 1))
         elif self.version == "v1":
-            self._write("memory", "memory.limit_in_bytes", str(memory_mb * MB))
-            self._write("pids", "pids.max", str(max_procs))
+            self._write("memory", "memory.limit_in_bytes", str((memory_mb + _ZYGOTE_MB) * MB))
+            self._write("pids", "pids.max", str(max_procs + 1))
 
     def join(self) -> None:
-        """Move the calling process into the cgroup (in the run's child, before dropping root)."""
+        """Move the calling process into the cgroup (the zygote once, where it may; else each run's child)."""
         for controller in self.dirs:
             self._write(controller, "cgroup.procs" if self.version == "v2" else "tasks", "0")
 

@@ -26,6 +26,7 @@ Records written to the worker, one per line: ``P i`` / ``F i msg`` (test i passe
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib
 import os
 import signal
@@ -306,6 +307,14 @@ def _free_names(sources: list[tuple[str, str]]) -> set[str]:
     return wanted - bound
 
 
+@functools.lru_cache(maxsize=4096)
+def _prepare(tests: tuple[str, ...], setup: str) -> tuple[list, object, frozenset[str]]:
+    """Compiled tests and setup, and the names they read: kept, since RL judges the same tasks over and over."""
+    compiled = [compile(t, TEST_FILE, "exec") for t in tests]
+    setup_code = compile(setup, SETUP_FILE, "exec")
+    return compiled, setup_code, frozenset(_free_names([(setup, SETUP_FILE)] + [(t, TEST_FILE) for t in tests]))
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__).replace("\n", " ")[:500]
@@ -313,12 +322,9 @@ def _describe(exc: BaseException) -> str:
 
 def judge(job: dict, fd: int, write_record) -> None:
     """Run ``job``'s setup and tests against the program served on ``fd``; report through ``write_record``."""
-    tests, setup = list(job["tests"]), job.get("setup", "") or ""
     entry_point = job.get("entry_point") or ""
     try:
-        compiled = [compile(t, TEST_FILE, "exec") for t in tests]
-        setup_code = compile(setup, SETUP_FILE, "exec")
-        wanted = _free_names([(setup, SETUP_FILE)] + [(t, TEST_FILE) for t in tests])
+        compiled, setup_code, wanted = _prepare(tuple(job["tests"]), job.get("setup", "") or "")
     except SyntaxError as exc:  # tests are trusted input; a broken one is the caller's error
         _wire.send(fd, {"program": "", "mode": "function"})
         write_record("E test syntax error: " + _describe(exc))

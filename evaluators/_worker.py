@@ -215,15 +215,17 @@ def _new_uid(*avoid: int) -> int:
 
 
 # -- the program zygote: forks each program's child; never holds a test ---------------------------
-def _program_child(job: dict, fds: list[int], uid: int, world: str, cgroup: _confine.Cgroup | None,
-                   workdir: str) -> None:
+def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str,
+                   cgroup: _confine.Cgroup | None, zygote_in_cgroup: bool) -> None:
     """In the forked child: enter its world, confine, drop privileges, serve the program. Never returns."""
     try:
         os.setsid()  # own process group: the worker kills the whole group at the limit
         if world == "private":
             _confine.enter_run_namespaces(int(job.get("tmp_mb", 64)), uid)
             workdir = "/tmp"
-        if cgroup is not None:
+        with open("/proc/self/oom_score_adj", "w") as fh:  # not the zygote's: the first to go
+            fh.write("1000")
+        if cgroup is not None and not zygote_in_cgroup:
             cgroup.join()
         proto, out, err = fds
         null = os.open(os.devnull, os.O_RDONLY)
@@ -274,7 +276,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
     except (OSError, AttributeError):
         pass
     why_not = _confine.private_world_possible() if base_uid else "no uid of its own for programs"
-    world, cgroup = "shared", None
+    world, cgroup, zygote_in_cgroup = "shared", None, False
     pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if not why_not else -1
     if not why_not:
         try:
@@ -285,6 +287,16 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
         cg = _confine.Cgroup(f"promptgym-{os.getpid()}")
         cgroup_note = cg.describe()
         cgroup = cg if cg.version else None
+        try:
+            # children born in the cgroup cost nothing, moving each run's child costs ~1 ms: the zygote
+            # joins, where it can keep the cgroup's OOM killer off itself (CAP_SYS_RESOURCE)
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("-1000")
+            if cgroup is not None:
+                cgroup.join()
+                zygote_in_cgroup = True
+        except OSError:
+            pass
         try:
             _confine.build_root(root_dir)
             world = "private"
@@ -319,7 +331,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
         pid = os.fork()
         if pid == 0:
             sock.close()
-            _program_child(job, fds, uid, world, cgroup, workdir)
+            _program_child(job, fds, uid, world, workdir, cgroup, zygote_in_cgroup)
         if world == "private":
             _libc().setns(pidns, CLONE_NEWPID)  # back to ours, so the next run gets a fresh one again
         for fd in fds:
