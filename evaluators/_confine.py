@@ -166,6 +166,7 @@ def enter_run_namespaces(tmp_mb: int, uid: int) -> None:
     unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
     mount("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=700,uid={uid},gid={uid}")
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    hide_proc_keys()
     _libc.sethostname(b"sandbox", 7)
 
 
@@ -227,7 +228,7 @@ class Cgroup:
         """Set the limits for the next run (all its processes together); a write only when they change."""
         if self._limits == (memory_mb, max_procs):
             return
-        self._limits = (memory_mb, max_procs)
+        self._limits = None  # until every write went through
         if self.version == "v2":
             self._write("v2", "memory.max", str((memory_mb + _ZYGOTE_MB) * MB))
             self._write("v2", "memory.swap.max", "0")
@@ -235,6 +236,7 @@ class Cgroup:
         elif self.version == "v1":
             self._write("memory", "memory.limit_in_bytes", str((memory_mb + _ZYGOTE_MB) * MB))
             self._write("pids", "pids.max", str(max_procs + 1))
+        self._limits = (memory_mb, max_procs)
 
     def join(self) -> None:
         """Move the calling process into the cgroup (the zygote once, where it may; else each run's child)."""
@@ -358,3 +360,116 @@ def clean_up_uid(uid: int, workdir: str) -> None:
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
+
+
+# -- seccomp: close the kernel's cross-run channels -------------------------------------------------
+# Shared kernel state a run could write and a later (or concurrent) run read: the key store, the
+# page cache of the shared read-only files (evict with fadvise/madvise, probe with mincore,
+# preadv2(RWF_NOWAIT), cachestat), file locks on shared files; plus kernel surface a program never
+# needs (user namespaces, ptrace, perf events).
+_SYSCALLS = {
+    "x86_64": {"arch": 0xC000003E, "add_key": 248, "request_key": 249, "keyctl": 250, "fadvise64": 221,
+               "mincore": 27, "preadv2": 327, "pwritev2": 328, "cachestat": 451, "flock": 73, "fcntl": 72,
+               "madvise": 28, "unshare": 272, "clone": 56, "clone3": 435, "ptrace": 101, "perf_event_open": 298,
+               "setns": 308, "userfaultfd": 323},
+    "aarch64": {"arch": 0xC00000B7, "add_key": 217, "request_key": 218, "keyctl": 219, "fadvise64": 223,
+                "mincore": 232, "preadv2": 286, "pwritev2": 287, "cachestat": 451, "flock": 32, "fcntl": 25,
+                "madvise": 233, "unshare": 97, "clone": 220, "clone3": 435, "ptrace": 117, "perf_event_open": 241,
+                "setns": 268, "userfaultfd": 282},
+}
+_DENIED = ("add_key", "request_key", "keyctl", "fadvise64", "mincore", "preadv2", "pwritev2", "cachestat", "flock",
+           "unshare", "ptrace", "perf_event_open", "setns", "userfaultfd")
+_LOCK_CMDS = (5, 6, 7, 36, 37, 38)  # F_GETLK F_SETLK F_SETLKW F_OFD_GETLK F_OFD_SETLK F_OFD_SETLKW
+_EVICT_ADVICE = (20, 21)  # MADV_COLD, MADV_PAGEOUT
+CLONE_NEWUSER = 0x10000000
+_RET_ALLOW, _RET_EPERM, _RET_ENOSYS, _RET_KILL = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38, 0x80000000
+
+
+def _seccomp_program(table: dict[str, int]) -> list[tuple[int, int, int, int]]:
+    """The BPF filter as (code, jt, jf, k): deny the listed calls with EPERM, clone3 with ENOSYS."""
+    ld_abs, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
+    body: list[tuple] = []  # ("jump-to-label" entries resolved below)
+    body.append((ld_abs, 0, 0, 4))                               # arch
+    body.append((jeq, 1, 0, table["arch"]))
+    body.append((ret, 0, 0, _RET_KILL))                          # another ABI: never ours
+    body.append((ld_abs, 0, 0, 0))                               # syscall number
+    body.append(("jge", 0x40000000, "kill"))                      # x32 numbers on x86-64
+    for name in _DENIED:
+        body.append(("jeq", table[name], "eperm"))
+    body.append(("jeq", table["clone3"], "enosys"))             # glibc falls back to clone
+    body.append(("jeq", table["clone"], "clone"))
+    body.append(("jeq", table["fcntl"], "fcntl"))
+    body.append(("jeq", table["madvise"], "madvise"))
+    body.append((ret, 0, 0, _RET_ALLOW))
+    labels: dict[str, int] = {}
+    labels["clone"] = len(body)
+    body += [(ld_abs, 0, 0, 16), (jset, 0, 1, CLONE_NEWUSER), ("goto", "eperm"), (ret, 0, 0, _RET_ALLOW)]
+    labels["fcntl"] = len(body)
+    body.append((ld_abs, 0, 0, 24))                              # args[1]: the command
+    body += [("jeq", cmd, "eperm") for cmd in _LOCK_CMDS] + [(ret, 0, 0, _RET_ALLOW)]
+    labels["madvise"] = len(body)
+    body.append((ld_abs, 0, 0, 32))                              # args[2]: the advice
+    body += [("jeq", adv, "eperm") for adv in _EVICT_ADVICE] + [(ret, 0, 0, _RET_ALLOW)]
+    labels["eperm"] = len(body)
+    body.append((ret, 0, 0, _RET_EPERM))
+    labels["enosys"] = len(body)
+    body.append((ret, 0, 0, _RET_ENOSYS))
+    labels["kill"] = len(body)
+    body.append((ret, 0, 0, _RET_KILL))
+    out = []
+    for i, ins in enumerate(body):
+        if ins[0] in ("jeq", "jge"):
+            _, k, label = ins
+            out.append((jeq if ins[0] == "jeq" else 0x35, labels[label] - i - 1, 0, k))
+        elif ins[0] == "goto":
+            out.append((0x05, 0, 0, labels[ins[1]] - i - 1))
+        else:
+            out.append(ins)
+    return out
+
+
+def install_seccomp() -> bool:
+    """Install the filter on the calling process (inherited by its children); False where unsupported."""
+    table = _SYSCALLS.get(os.uname().machine)
+    if table is None:
+        return False
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
+
+    program = _seccomp_program(table)
+    filters = (SockFilter * len(program))(*[SockFilter(*ins) for ins in program])
+    fprog = SockFprog(len(program), filters)
+    _check(_libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+    _check(_libc.prctl(22, 2, ctypes.byref(fprog), 0, 0), "PR_SET_SECCOMP")  # SECCOMP_MODE_FILTER
+    return True
+
+
+def hide_proc_keys() -> None:
+    """Cover /proc/keys and /proc/key-users (the key store's names) in the run's own /proc."""
+    for path in ("/proc/keys", "/proc/key-users"):
+        try:
+            mount("/dev/null", path, None, MS_BIND)
+        except OSError:
+            pass
+
+
+def warm_page_cache(top: str = "/") -> None:
+    """Ask the kernel to cache every file of the programs' root, so that whether a file is cached
+    tells a run nothing another run did (runs cannot evict: fadvise and madvise are filtered)."""
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = [d for d in dirnames if d not in ("proc", "dev", "tmp", "site-packages")]
+        for name in filenames:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)

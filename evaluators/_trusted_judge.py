@@ -29,6 +29,7 @@ import builtins
 import functools
 import importlib
 import os
+import re
 import signal
 import socket
 import symtable
@@ -148,12 +149,28 @@ class _Link:
             raise ProgramGone(str(exc)) from None
 
 
-def _sync(original: object, raw: object, link: _Link) -> None:
-    """Make the judge's argument look as the program left it (in-place mutation), keeping identity."""
-    new = link.decode(raw)
+def _sync(original: object, new: object) -> None:
+    """Make the judge's argument look as the program left it (in-place mutation), keeping the identity
+    of the argument and of the lists and dicts inside it where the shape allows."""
     if type(original) is list and type(new) is list:
-        original[:] = new
-    elif type(original) in (dict, set, bytearray) and type(new) is type(original):
+        if len(original) == len(new):
+            for i, (old_item, new_item) in enumerate(zip(original, new)):
+                if type(old_item) in _MUTABLE and type(new_item) is type(old_item):
+                    _sync(old_item, new_item)
+                else:
+                    original[i] = new_item
+        else:
+            original[:] = new
+    elif type(original) is dict and type(new) is dict:
+        for key in [k for k in original if k not in new]:
+            del original[key]
+        for key, new_item in new.items():
+            old_item = original.get(key)
+            if type(old_item) in _MUTABLE and type(new_item) is type(old_item):
+                _sync(old_item, new_item)
+            else:
+                original[key] = new_item
+    elif type(original) in (set, bytearray) and type(new) is type(original):
         original.clear()  # type: ignore[union-attr]
         if type(original) is bytearray:
             original.extend(new)  # type: ignore[union-attr]
@@ -181,7 +198,8 @@ class Handle:
     def __call__(self, *args: object, **kwargs: object) -> object:
         link = object.__getattribute__(self, "_link")
         enc_args = [link.encode(a) for a in args]
-        sync = [i for i, a in enumerate(args) if type(a) in _MUTABLE]
+        given = {**dict(enumerate(args)), **kwargs}
+        sync = [i for i, a in given.items() if type(a) in _MUTABLE]
         reply = link.request({"op": "call", "o": object.__getattribute__(self, "_id"), "args": enc_args,
                               "kw": {k: link.encode(v) for k, v in kwargs.items()}, "sync": sync})
         value = link.result(reply)
@@ -190,7 +208,7 @@ class Handle:
             for i in sync:
                 if str(i) in changed:
                     try:
-                        _sync(args[i], changed[str(i)], link)
+                        _sync(given[i], link.decode(changed[str(i)]))
                     except _wire.WireError as exc:
                         raise ProgramGone(str(exc)) from None
         return value
@@ -250,7 +268,8 @@ class Handle:
 
 def same_output(got: object, expected: str, mode: str = "tokens", tol: float = 1e-6) -> bool:
     """Compare a program's output with the expected one: "exact", "tokens" (whitespace-normalised)
-    or "float" (tokens, numbers equal within ``tol`` absolute or relative)."""
+    or "float" (tokens; numbers equal within ``tol`` absolute or relative unless both are integers,
+    which, like words, must match exactly)."""
     if type(got) is not str:
         raise TypeError(f"the program's output must be text, got {type(got).__name__}")
     if mode == "exact":
@@ -265,13 +284,17 @@ def same_output(got: object, expected: str, mode: str = "tokens", tol: float = 1
     for x, y in zip(a, b):
         if x == y:
             continue
-        try:
-            fx, fy = float(x), float(y)
-        except ValueError:
+        # tolerance only between numbers in ASCII digits, and not when both are integers
+        if not (_DECIMAL.fullmatch(x) and _DECIMAL.fullmatch(y)) or (_INTEGER.fullmatch(x) and _INTEGER.fullmatch(y)):
             return False
+        fx, fy = float(x), float(y)
         if not abs(fx - fy) <= max(tol, tol * abs(fy)):
             return False
     return True
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _stdio(link: _Link, stdin: object) -> str:

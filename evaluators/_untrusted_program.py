@@ -11,7 +11,9 @@ from __future__ import annotations
 import builtins
 import importlib
 import io
+import os
 import sys
+import tempfile
 
 import _wire
 
@@ -103,8 +105,9 @@ class _Server:
                 result = target(*args, **kwargs)  # type: ignore[operator]
                 sync = {}
                 for i in request.get("sync", []):  # arguments the judge wants back, if they changed
-                    after = self.encode(args[i])
-                    if after != request["args"][i]:
+                    value, sent = (args[i], request["args"][i]) if type(i) is int else (kwargs[i], request["kw"][i])
+                    after = self.encode(value)
+                    if after != sent:
                         sync[str(i)] = after
                 return {"ok": self.encode(result), "sync": sync}
             if op == "dunder" and request.get("m") in DUNDERS:
@@ -131,21 +134,39 @@ MAX_STDOUT = 16 << 20
 
 
 def run_script(code: object, stdin: str) -> str:
-    """Run compiled ``code`` as ``__main__`` with ``stdin`` as its input; what it printed."""
-    out = io.StringIO()
-    saved = sys.stdin, sys.stdout
-    sys.stdin, sys.stdout = io.StringIO(stdin), out
-    try:
-        exec(code, {"__name__": "__main__", "__builtins__": builtins})
-    except SystemExit as exc:  # competitive programs end with exit() or sys.exit(0)
-        if exc.code not in (None, 0):
-            raise
-    finally:
-        sys.stdin, sys.stdout = saved
-    text = out.getvalue()
-    if len(text) > MAX_STDOUT:
-        raise RuntimeError(f"more than {MAX_STDOUT} characters of output")
-    return text
+    """Run compiled ``code`` as ``__main__`` on ``stdin``; what it wrote to its standard output.
+
+    The input and the output are real files on fds 0 and 1 (the run's private /tmp), so every idiom
+    works: ``sys.stdin.buffer``, ``open(0)``, ``os.read(0, n)``, ``sys.stdout.buffer.write``.
+    """
+    saved_fds = os.dup(0), os.dup(1)
+    saved_streams = sys.stdin, sys.stdout
+    with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as out:
+        inp.write(stdin.encode("utf-8"))
+        inp.seek(0)
+        os.dup2(inp.fileno(), 0)
+        os.dup2(out.fileno(), 1)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+        try:
+            exec(code, {"__name__": "__main__", "__builtins__": builtins})
+        except SystemExit as exc:  # competitive programs end with exit() or sys.exit(0)
+            if exc.code not in (None, 0):
+                raise
+        finally:
+            try:
+                sys.stdout.flush()
+            finally:
+                os.dup2(saved_fds[0], 0)
+                os.dup2(saved_fds[1], 1)
+                for fd in saved_fds:
+                    os.close(fd)
+                sys.stdin, sys.stdout = saved_streams
+        size = os.fstat(out.fileno()).st_size
+        if size > MAX_STDOUT:
+            raise RuntimeError(f"more than {MAX_STDOUT} bytes of output")
+        out.seek(0)
+        return out.read().decode("utf-8", "replace")
 
 
 def serve(program: str, fd: int, mode: str = "function") -> None:

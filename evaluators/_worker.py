@@ -19,7 +19,6 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import struct
@@ -223,8 +222,11 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
         if world == "private":
             _confine.enter_run_namespaces(int(job.get("tmp_mb", 64)), uid)
             workdir = "/tmp"
-        with open("/proc/self/oom_score_adj", "w") as fh:  # not the zygote's: the first to go
-            fh.write("1000")
+        try:
+            with open("/proc/self/oom_score_adj", "w") as fh:  # not the zygote's: the first to go
+                fh.write("1000")
+        except OSError:
+            pass
         if cgroup is not None and not zygote_in_cgroup:
             cgroup.join()
         proto, out, err = fds
@@ -248,15 +250,17 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
             resource.setrlimit(which, value)
         _drop_to(uid)
         os.chdir(workdir)
+        libs = os.environ.get("LD_LIBRARY_PATH")  # the Docker image's libpython lives in /usr/local/lib
         os.environ.clear()
         os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
-                           "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"})
+                           "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8", **({"LD_LIBRARY_PATH": libs} if libs else {})})
         sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
         sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace")
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="replace",
                                       write_through=True)
         stdout, stderr = sys.stdout, sys.stderr
         sys.argv = ["<program>"]
+        _confine.install_seccomp()  # last: our own set-up above used some of what it denies
         first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
         _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"))
         for stream in (stdout, stderr):
@@ -288,16 +292,6 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
         cgroup_note = cg.describe()
         cgroup = cg if cg.version else None
         try:
-            # children born in the cgroup cost nothing, moving each run's child costs ~1 ms: the zygote
-            # joins, where it can keep the cgroup's OOM killer off itself (CAP_SYS_RESOURCE)
-            with open("/proc/self/oom_score_adj", "w") as fh:
-                fh.write("-1000")
-            if cgroup is not None:
-                cgroup.join()
-                zygote_in_cgroup = True
-        except OSError:
-            pass
-        try:
             _confine.build_root(root_dir)
             world = "private"
         except OSError as exc:
@@ -306,6 +300,18 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
         cgroup_note = f"unavailable: {why_not}"
     hello = {"world": world if world == "private" else f"shared ({why_not})", "cgroup": cgroup_note}
     sock.send(json.dumps(hello).encode())
+    if world == "private":
+        _confine.warm_page_cache()  # charged to the worker's cgroup, not the runs': they cannot reclaim it
+    if cgroup is not None:
+        try:
+            # children born in the cgroup cost nothing, moving each run's child costs ~1 ms: the zygote
+            # joins, where it can keep the cgroup's OOM killer off itself (CAP_SYS_RESOURCE)
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("-1000")
+            cgroup.join()
+            zygote_in_cgroup = True
+        except OSError:
+            pass
     gc.freeze()  # children's collections then leave our objects (and their pages) alone: fewer COW copies
     while True:
         try:

@@ -69,3 +69,23 @@ def test_probe_output_is_json_detail(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(doctor._PROBES, "docker", "import json\nprint(json.dumps({'status': 'passed', 'world': 'x'}))\n")
     check = doctor.probe("docker")
     assert check.ok and check.detail == json.loads('{"status": "passed", "world": "x"}')
+
+
+def _wheel_plan(**env: str) -> tuple[int, str]:
+    script = Path(__file__).resolve().parents[1] / ".ci" / "llama-wheel"
+    proc = subprocess.run(["bash", str(script), sys.executable, "--dry-run"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **env}, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_wheelhouse_is_named_after_version_and_flags() -> None:
+    """A wheel built with other flags (a native one, say) lands elsewhere and can never be reused for portable."""
+    rc, portable = _wheel_plan()
+    assert rc == 0 and "-DGGML_NATIVE=OFF" in portable and "NATIVE=ON" not in portable
+    rc, native = _wheel_plan(PROMPTGYM_LLAMA_BUILD="native")
+    assert rc == 0 and "-DGGML_NATIVE=ON" in native
+    rc, extra = _wheel_plan(CMAKE_ARGS="-DGGML_BLAS=ON")
+    houses = {text.split("wheelhouse: ")[1].split()[0] for text in (portable, native, extra)}
+    assert len(houses) == 3 and all("0.3.36" in h for h in houses)
+    rc, bad = _wheel_plan(PROMPTGYM_LLAMA_BUILD="fast")
+    assert rc == 2 and "portable, native or cuda" in bad

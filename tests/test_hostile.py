@@ -115,7 +115,7 @@ def test_orphaned_subprocesses_and_daemons_are_killed(sb) -> None:
         "print('spawned')\n" + F_RIGHT
     )
     r = sb.run(prog, TESTS)
-    assert r.passed and "spawned" in r.stdout
+    assert r.passed and "spawned" in r.stdout, r
     _no_process_with("4321.5")
 
 

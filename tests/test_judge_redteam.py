@@ -1109,3 +1109,72 @@ def test_honest_isinstance_of_a_program_class(sb) -> None:
     prog = "class Node:\n    def __init__(self, v):\n        self.v = v\ndef make(v):\n    return Node(v)\n"
     r = sb.run(prog, ["assert make(2).v == 2", "assert isinstance(make(1), Node)"])
     assert r.passed, r
+
+
+# ================================================================================================
+# Found by a second, blind red team (docs only): cross-run kernel channels and honest idioms
+# ================================================================================================
+_DENIED_PROBES = {
+    # the kernel key store outlives a run and is readable by later uids
+    "add_key": "import ctypes\nl = ctypes.CDLL(None, use_errno=True)\nl.syscall(248 if __import__('os').uname()"
+               ".machine == 'x86_64' else 217, b'user', b'memo', b'1', 1, -4)\nERR = ctypes.get_errno()\n",
+    # evicting a shared file from the page cache writes a bit a later run can time
+    "fadvise": "import os\nfd = os.open(os.__file__, os.O_RDONLY)\ntry:\n    os.posix_fadvise(fd, 0, 0, "
+               "os.POSIX_FADV_DONTNEED)\n    ERR = 0\nexcept OSError as e:\n    ERR = e.errno\n",
+    "mincore/preadv2": "import os\nfd = os.open(os.__file__, os.O_RDONLY)\nb = bytearray(16)\ntry:\n    "
+                       "os.preadv(fd, [b], 0, os.RWF_NOWAIT)\n    ERR = 0\nexcept OSError as e:\n    ERR = e.errno\n",
+    # a lock on a shared read-only file is a channel between concurrent runs
+    "flock": "import fcntl, os\nfd = os.open(os.__file__, os.O_RDONLY)\ntry:\n    fcntl.flock(fd, fcntl.LOCK_SH | "
+             "fcntl.LOCK_NB)\n    ERR = 0\nexcept OSError as e:\n    ERR = e.errno\n",
+    "fcntl lock": "import fcntl, os\nfd = os.open(os.__file__, os.O_RDONLY)\ntry:\n    fcntl.lockf(fd, fcntl.LOCK_SH | "
+                  "fcntl.LOCK_NB)\n    ERR = 0\nexcept OSError as e:\n    ERR = e.errno\n",
+    # more kernel than a program needs
+    "user namespace": "import ctypes\nl = ctypes.CDLL(None, use_errno=True)\nl.unshare(0x10000000)\nERR = ctypes.get_errno()\n",
+}
+
+
+@pytest.mark.parametrize("probe", list(_DENIED_PROBES), ids=list(_DENIED_PROBES))
+def test_cross_run_kernel_channels_are_refused(sb, probe: str) -> None:
+    r = sb.run(_DENIED_PROBES[probe], ["assert ERR == 1"])  # EPERM
+    assert r.passed, r
+
+
+def test_key_store_names_are_hidden(sb) -> None:
+    r = sb.run("try:\n    KEYS = open('/proc/keys').read()\nexcept OSError:\n    KEYS = ''\n", ["assert KEYS == ''"])
+    assert r.passed, r
+
+
+def test_ordinary_calls_still_work_under_the_filter(sb) -> None:
+    prog = ("import subprocess, sys, fcntl, os, threading\n"
+            "OUT = subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout\n"
+            "FL = fcntl.fcntl(os.open('/tmp', os.O_RDONLY), fcntl.F_GETFD) >= 0\n"
+            "t = threading.Thread(target=lambda: None); t.start(); t.join()\n")
+    r = sb.run(prog, ["assert OUT.strip() == '42'", "assert FL"])
+    assert r.passed, r
+
+
+@pytest.mark.parametrize("prog", [
+    "import sys\na, b = map(int, sys.stdin.buffer.readline().split())\nsys.stdout.buffer.write(str(a + b).encode())\n",
+    "import os\nd = os.read(0, 100).split()\nos.write(1, str(int(d[0]) + int(d[1])).encode())\n",
+    "a, b = map(int, open(0).read().split())\nprint(a + b)\n",
+], ids=["buffer", "os-fds", "open0"])
+def test_stdio_idioms_of_honest_scripts(sb, prog: str) -> None:
+    from promptgym.tasks import stdio_test
+
+    assert sb.run(prog, [stdio_test("1 2\n", "3"), stdio_test("10 5", "15")]).passed
+
+
+@pytest.mark.parametrize("printed,expected", [("1000000008", "1000000007"), ("3_0", "30"), ("\u0663", "3"),
+                                              ("0.5 999999999", "0.5 1000000000")])
+def test_float_mode_compares_integers_exactly(sb, printed: str, expected: str) -> None:
+    from promptgym.tasks import stdio_test
+
+    assert not sb.run(f"print({printed!r})\n", [stdio_test("", expected, "float")]).passed
+
+
+def test_mutation_sync_by_keyword_and_inside_nested_lists(sb) -> None:
+    prog = "def f(a, b=None):\n    b.append(a)\ndef g(o):\n    o[0].append(9)\n    o[1]['k'].append(1)\n"
+    r = sb.run(prog, ["x = []\nf(1, b=x)\nassert x == [1]",
+                      "inner, d = [1], {'k': []}\nouter = [inner, d]\ng(outer)\nassert inner == [1, 9] and d == {'k': [1]}"],
+               entry_point="f")
+    assert r.passed, r
