@@ -428,24 +428,32 @@ def _seccomp_program(table: dict[str, int]) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def install_seccomp() -> bool:
-    """Install the filter on the calling process (inherited by its children); False where unsupported."""
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_filter() -> object:
+    """The filter, built once (in the zygote) so that each run's child only installs it; None where unsupported."""
     table = _SYSCALLS.get(os.uname().machine)
     if table is None:
-        return False
-
-    class SockFilter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
-
+        return None
     program = _seccomp_program(table)
-    filters = (SockFilter * len(program))(*[SockFilter(*ins) for ins in program])
-    fprog = SockFprog(len(program), filters)
+    filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
+    fprog = _SockFprog(len(program), filters)
+    fprog._keep = filters  # the array must live as long as the struct points at it
+    return fprog
+
+
+def install_seccomp(fprog: object) -> None:
+    """Install ``fprog`` on the calling process (inherited by its children)."""
+    if fprog is None:
+        return
     _check(_libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
     _check(_libc.prctl(22, 2, ctypes.byref(fprog), 0, 0), "PR_SET_SECCOMP")  # SECCOMP_MODE_FILTER
-    return True
 
 
 def hide_proc_keys() -> None:

@@ -66,6 +66,7 @@ from _confine import (  # noqa: E402
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PROTO_FD = 3  # the program child's end of its channel to the judge
+_SECCOMP: object = None  # the program zygote's prebuilt filter, inherited by each run's child
 _FLUSH_GRACE_S = 0.5  # after the judge hangs up, the program's child flushes its output and exits
 _JUDGE_GRACE_S = 2.0  # past the deadline, a judge that has not finished (its alarm failed) is replaced
 JUDGE_MEMORY_MB = 1024  # the judge holds the tests and what the program returns (frames <= 64 MiB)
@@ -260,7 +261,7 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
                                       write_through=True)
         stdout, stderr = sys.stdout, sys.stderr
         sys.argv = ["<program>"]
-        _confine.install_seccomp()  # last: our own set-up above used some of what it denies
+        _confine.install_seccomp(_SECCOMP)  # last: our own set-up above used some of what it denies
         first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
         _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"))
         for stream in (stdout, stderr):
@@ -312,6 +313,8 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
             zygote_in_cgroup = True
         except OSError:
             pass
+    global _SECCOMP
+    _SECCOMP = _confine.seccomp_filter()
     gc.freeze()  # children's collections then leave our objects (and their pages) alone: fewer COW copies
     while True:
         try:
