@@ -38,6 +38,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC,
     1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18)
 MB = 1 << 20
 _DEVICES = ("null", "zero", "full", "random", "urandom")
+REAL_EXECUTABLE = os.path.realpath(sys.executable)
 # places any uid may write on a usual Linux host; a run's leftovers there are removed in shared mode
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -71,7 +72,9 @@ def _bind_ro(source: str, target: str, extra: int = MS_NODEV) -> None:
 def _needed_paths() -> list[str]:
     """Host paths the interpreter needs: itself (with its symlinks), stdlib, libpython, shared libs."""
     stdlib = sysconfig.get_paths()["stdlib"]
-    paths = [sys.executable, stdlib]
+    # the interpreter by its real path: a venv's link may sit under /tmp (a clone there), which each
+    # run's own tmpfs covers; the child's sys.executable is set to this path too
+    paths = [REAL_EXECUTABLE, stdlib]
     libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
     if libdir and soname and os.path.exists(os.path.join(libdir, soname)):
         paths.append(os.path.join(libdir, soname))

@@ -261,6 +261,7 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
                                       write_through=True)
         stdout, stderr = sys.stdout, sys.stderr
         sys.argv = ["<program>"]
+        sys.executable = sys._base_executable = _confine.REAL_EXECUTABLE
         _confine.install_seccomp(_SECCOMP)  # last: our own set-up above used some of what it denies
         first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
         _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"))
