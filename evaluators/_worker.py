@@ -2,8 +2,8 @@
 
 Standard library only, run as a script (``python -I _worker.py``) by the process backend and as the
 server inside each Docker container. Frames to and from the host are a 4-byte big-endian length
-and a JSON body. Before any job arrives, the worker forks the *program zygote*, whose memory never
-holds a test: for each job it forks the program's child into a fresh private world (``_confine``).
+and a JSON body. Before any job arrives, the worker forks the *program zygote* (``_zygote``), whose
+memory never holds a test: for each job it forks the program's child into a fresh private world.
 The worker itself forks the *judge* (``_trusted_judge``), which holds the tests, runs them in its
 own interpreter against proxies of the program's names, and writes its verdict records to a pipe
 only the worker reads. The worker enforces the wall clock, kills what is left and reports.
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import gc
-import io
 import json
 import os
 import resource
@@ -23,14 +21,12 @@ import signal
 import socket
 import struct
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I drops the script's dir
-import _confine  # noqa: E402
 import _trusted_judge  # noqa: E402
-import _untrusted_program  # noqa: E402
 import _wire  # noqa: E402
+import _zygote  # noqa: E402
 
 # Imported once here so that a run costs no import time: what most generated programs use. Kept
 # short on purpose: every preloaded page is one more the kernel maps at each fork (measured: a
@@ -59,14 +55,12 @@ def _preload(names: list[str]) -> None:
 _preload(PRELOAD)
 
 from _confine import (  # noqa: E402
-    CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, MB, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
+    CLONE_NEWNET, CLONE_NEWNS, MB, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
     MS_REC, MS_REMOUNT, mount as _mount,
 )
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-PROTO_FD = 3  # the program child's end of its channel to the judge
-_SECCOMP: object = None  # the program zygote's prebuilt filter, inherited by each run's child
 _FLUSH_GRACE_S = 0.5  # after the judge hangs up, the program's child flushes its output and exits
 _JUDGE_GRACE_S = 2.0  # past the deadline, a judge that has not finished (its alarm failed) is replaced
 JUDGE_MEMORY_MB = 1024  # the judge holds the tests and what the program returns (frames <= 64 MiB)
@@ -199,206 +193,6 @@ def _only_stdlib_imports() -> None:
     importlib.invalidate_caches()
 
 
-def _drop_to(uid: int) -> None:
-    """Become ``uid`` (no groups) when root; nothing otherwise."""
-    if uid and os.getuid() == 0:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-
-
-def _new_uid(*avoid: int) -> int:
-    while True:
-        uid = 100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000
-        if uid not in avoid:
-            return uid
-
-
-# -- the program zygote: forks each program's child; never holds a test ---------------------------
-def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str,
-                   cgroup: _confine.Cgroup | None, zygote_in_cgroup: bool) -> None:
-    """In the forked child: enter its world, confine, drop privileges, serve the program. Never returns."""
-    try:
-        os.setsid()  # own process group: the worker kills the whole group at the limit
-        if world == "private":
-            _confine.enter_run_namespaces(int(job.get("tmp_mb", 64)), uid)
-            workdir = "/tmp"
-        try:
-            with open("/proc/self/oom_score_adj", "w") as fh:  # not the zygote's: the first to go
-                fh.write("1000")
-        except OSError:
-            pass
-        if cgroup is not None and not zygote_in_cgroup:
-            cgroup.join()
-        proto, out, err = fds
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.dup2(proto, PROTO_FD)
-        os.closerange(PROTO_FD + 1, 65536)  # nothing of the zygote's is the program's
-        cpu = int(float(job["timeout"])) + 1
-        limits = [
-            (resource.RLIMIT_CPU, (cpu, cpu + 1)),
-            (resource.RLIMIT_AS, (int(job["memory_mb"]) * MB,) * 2),
-            (resource.RLIMIT_FSIZE, (int(job.get("max_file_mb", 16)) * MB,) * 2),
-            (resource.RLIMIT_NOFILE, (64, 64)),
-            (resource.RLIMIT_CORE, (0, 0)),
-        ]
-        if uid:  # NPROC counts per user; it means something only for a uid of our own
-            limits.append((resource.RLIMIT_NPROC, (int(job.get("max_procs", 32)),) * 2))
-        for which, value in limits:
-            resource.setrlimit(which, value)
-        _drop_to(uid)
-        os.chdir(workdir)
-        libs = os.environ.get("LD_LIBRARY_PATH")  # the Docker image's libpython lives in /usr/local/lib
-        os.environ.clear()
-        os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
-                           "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8", **({"LD_LIBRARY_PATH": libs} if libs else {})})
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
-        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace")
-        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="replace",
-                                      write_through=True)
-        stdout, stderr = sys.stdout, sys.stderr
-        sys.argv = ["<program>"]
-        sys.executable = sys._base_executable = _confine.REAL_EXECUTABLE
-        _confine.install_seccomp(_SECCOMP)  # last: our own set-up above used some of what it denies
-        first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
-        _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"))
-        for stream in (stdout, stderr):
-            try:
-                stream.flush()
-            except BaseException:  # the program may have closed or broken its streams
-                pass
-    finally:
-        os._exit(0)
-
-
-def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
-    """The program zygote's loop: one confined child per request, then its exit status."""
-    os.setsid()
-    try:
-        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # a run's orphans (shared mode) come back to us
-    except (OSError, AttributeError):
-        pass
-    why_not = _confine.private_world_possible() if base_uid else "no uid of its own for programs"
-    world, cgroup, zygote_in_cgroup = "shared", None, False
-    pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if not why_not else -1
-    if not why_not:
-        try:
-            _confine.own_mounts()
-        except OSError as exc:
-            why_not = f"no mount namespace: {exc}"
-    if not why_not:
-        cg = _confine.Cgroup(f"promptgym-{os.getpid()}")
-        cgroup_note = cg.describe()
-        cgroup = cg if cg.version else None
-        try:
-            _confine.build_root(root_dir)
-            world = "private"
-        except OSError as exc:
-            why_not = f"cannot build a private root: {exc}"
-    else:
-        cgroup_note = f"unavailable: {why_not}"
-    hello = {"world": world if world == "private" else f"shared ({why_not})", "cgroup": cgroup_note}
-    sock.send(json.dumps(hello).encode())
-    if world == "private":
-        _confine.warm_page_cache()  # charged to the worker's cgroup, not the runs': they cannot reclaim it
-    if cgroup is not None:
-        try:
-            # children born in the cgroup cost nothing, moving each run's child costs ~1 ms: the zygote
-            # joins, where it can keep the cgroup's OOM killer off itself (CAP_SYS_RESOURCE)
-            with open("/proc/self/oom_score_adj", "w") as fh:
-                fh.write("-1000")
-            cgroup.join()
-            zygote_in_cgroup = True
-        except OSError:
-            pass
-    global _SECCOMP
-    _SECCOMP = _confine.seccomp_filter()
-    gc.freeze()  # children's collections then leave our objects (and their pages) alone: fewer COW copies
-    while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 65536, 3)
-        except OSError:
-            return
-        if not msg:
-            return
-        job = json.loads(msg)
-        uid = _new_uid(base_uid) if base_uid else 0
-        workdir = "/tmp"
-        if world != "private":
-            workdir = tempfile.mkdtemp(prefix="promptgym-run-")
-            if uid:
-                os.chown(workdir, uid, uid)
-        if cgroup is not None:
-            try:
-                cgroup.limit(int(job["memory_mb"]), int(job.get("max_procs", 32)))
-            except OSError:
-                pass
-        if world == "private":
-            _confine.unshare(CLONE_NEWPID)  # the next child is PID 1 of a namespace of its own
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            _program_child(job, fds, uid, world, workdir, cgroup, zygote_in_cgroup)
-        if world == "private":
-            _libc().setns(pidns, CLONE_NEWPID)  # back to ours, so the next run gets a fresh one again
-        for fd in fds:
-            os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
-        _, status = os.waitpid(pid, 0)
-        if world != "private":
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if uid:
-                _confine.clean_up_uid(uid, workdir)
-            else:
-                _confine.remove_tree(workdir)
-        _reap()
-        sock.send(json.dumps({"status": status}).encode())
-
-
-def _reap() -> None:
-    """Reap every zombie handed to us as subreaper."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-class _Zygote:
-    """The worker's handle on its program zygote (forked before any job, so it never saw a test)."""
-
-    def __init__(self, base_uid: int) -> None:
-        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        root_dir = tempfile.mkdtemp(prefix="promptgym-root-")
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                self.sock.close()
-                _zygote_main(theirs, root_dir, base_uid)
-            finally:
-                os._exit(0)
-        theirs.close()
-        self.hello = json.loads(self.sock.recv(65536))
-        try:
-            os.rmdir(root_dir)  # the zygote mounted on it in its own namespace; here it is empty
-        except OSError:
-            pass
-
-    def start(self, job: dict, fds: list[int]) -> int:
-        """Start the program's child for ``job`` with its channel and output pipes; its pid."""
-        limits = {k: job[k] for k in ("timeout", "memory_mb", "max_procs", "max_file_mb", "tmp_mb") if k in job}
-        socket.send_fds(self.sock, [json.dumps(limits).encode()], fds)
-        return json.loads(self.sock.recv(65536))["pid"]
-
-
 class _Capture:
     """Reads one pipe, keeping at most ``limit`` bytes and discarding (but draining) the rest."""
 
@@ -437,7 +231,7 @@ class _Judge:
                 os.dup2(theirs.fileno(), 3)
                 os.closerange(4, 65536)
                 resource.setrlimit(resource.RLIMIT_AS, (JUDGE_MEMORY_MB * MB,) * 2)
-                _drop_to(judge_uid)
+                _zygote.drop_to(judge_uid)
                 _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
                 _trusted_judge.serve(3)
             finally:
@@ -463,7 +257,7 @@ def _kill(*pids: int) -> None:
             pass
 
 
-def execute(job: dict, zygote: _Zygote, judge: _Judge) -> tuple[dict, bool]:
+def execute(job: dict, zygote: _zygote.Zygote, judge: _Judge) -> tuple[dict, bool]:
     """Run one job; the result dict, and whether the judge must be replaced (it overran the limit)."""
     start = time.monotonic()
     deadline = start + float(job["timeout"])
@@ -595,8 +389,8 @@ def serve(read, write, uid: int, secret: str = "") -> None:
     if stdlib == "preloaded":
         _preload(PRELOAD_FALLBACK)
     _only_stdlib_imports()
-    zygote = _Zygote(uid)  # before any job: the zygote's memory never holds a test
-    judge = _Judge(_new_uid(uid) if uid else 0)
+    zygote = _zygote.Zygote(uid)  # before any job: the zygote's memory never holds a test
+    judge = _Judge(_zygote.new_uid(uid) if uid else 0)
     info = {"network_isolated": isolate, "stdlib": stdlib, **zygote.hello}
     hello = json.dumps({"ready": True, "pid": os.getpid(), "zygote_pid": zygote.pid, "judge_pid": judge.pid,
                         "secret": secret, **info}).encode()
