@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from promptgym.announce import loading
 from promptgym.error import DependencyNotInstalled
 
 __all__ = ["DIM", "Embedder", "HashEmbedder", "get_embedder", "make_embedder"]
@@ -125,7 +126,8 @@ class Embedder(_CachedEncoder):
                 source = str(minilm_dir())
             else:
                 source = self.model
-            self._model = SentenceTransformer(source, device=self.device)
+            with loading("all-MiniLM-L6-v2" if self.model == "minilm" else str(source), "sentence-transformers"):
+                self._model = SentenceTransformer(source, device=self.device)
             # sentence-transformers renamed the method; use the new name where it exists
             get_dim = getattr(self._model, "get_embedding_dimension", None) or \
                 self._model.get_sentence_embedding_dimension

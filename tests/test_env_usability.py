@@ -17,7 +17,7 @@ import pytest
 
 import promptgym  # noqa: F401  (registers the envs)
 from promptgym.error import InvalidAction
-from promptgym.llm._llama_cpp import loading, slow_notice
+from promptgym.announce import loading, slow_notice
 
 IDS = sorted(i for i, spec in gym.registry.items()
              if isinstance(spec.entry_point, str) and spec.entry_point.startswith("promptgym."))
@@ -212,7 +212,7 @@ def test_only_a_slow_block_is_announced(caplog: pytest.LogCaptureFixture) -> Non
 
 
 def test_announcements_reach_stderr_without_logging_configured() -> None:
-    code = "from promptgym.llm._llama_cpp import loading\nwith loading('/m/Tiny.gguf', 'llama.cpp'):\n    pass\n"
+    code = "from promptgym.announce import loading\nwith loading('/m/Tiny.gguf', 'llama.cpp'):\n    pass\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.splitlines()[0] == "promptgym: loading Tiny (llama.cpp, first use in this process) ..."
 
