@@ -179,6 +179,7 @@ class Cgroup:
 
     def __init__(self, name: str) -> None:
         self.dirs: dict[str, int] = {}  # controller -> dir fd (kept open: the zygote pivots away)
+        self.paths: list[str] = []  # as the worker sees them, to remove them when the zygote is gone
         self._limits: tuple[int, int] | None = None
         self.version = ""
         self.reason = ""
@@ -197,7 +198,9 @@ class Cgroup:
             missing = {"memory", "pids", "cpu"} - set(enabled)
             if missing:
                 raise OSError(0, f"cgroup v2 controllers {sorted(missing)} not delegated to {base}")
+            _sweep_stale(base)
             os.makedirs(os.path.join(base, name), exist_ok=True)
+            self.paths.append(os.path.join(base, name))
             self.dirs["v2"] = os.open(os.path.join(base, name), os.O_DIRECTORY)
             self.version = "v2"
             return
@@ -217,6 +220,8 @@ class Cgroup:
                 # Docker mounts it read-only; writable again in our private mount namespace only
                 mount(None, root, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC)
                 os.makedirs(target, exist_ok=True)
+            _sweep_stale(base)
+            self.paths.append(target)
             self.dirs[controller] = os.open(target, os.O_DIRECTORY)
         self.version = "v1"
 
@@ -255,16 +260,38 @@ class Cgroup:
         self.dirs = {}
 
 
-def remove_cgroup(name: str) -> None:
-    """Best-effort removal of the worker's (empty) cgroup directories, from the host's view."""
-    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"):
-        for dirpath, dirnames, _ in os.walk(base):
-            if name in dirnames:
-                try:
-                    os.rmdir(os.path.join(dirpath, name))
-                except OSError:
-                    pass
+CGROUP_PREFIX = "promptgym-"
+
+
+def _sweep_stale(base: str) -> None:
+    """Remove the cgroups of zygotes that died without cleaning up (named after their pid)."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(CGROUP_PREFIX):]
+        if name.startswith(CGROUP_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                os.rmdir(os.path.join(base, name))
+            except OSError:  # still in use, or another worker swept it first
+                pass
+
+
+def remove_cgroups(paths: list[str], wait_s: float = 1.0) -> None:
+    """Remove a dead zygote's cgroups (a cgroup goes only once its last task has fully exited)."""
+    deadline = time.monotonic() + wait_s
+    for path in paths:
+        while True:
+            try:
+                os.rmdir(path)
                 break
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    break  # the next zygote's sweep removes it
+                time.sleep(0.01)
 
 
 # -- shared mode: cleaning up after a run's uid ---------------------------------------------------

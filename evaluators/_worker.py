@@ -397,10 +397,9 @@ def serve(read, write, uid: int, secret: str = "") -> None:
     write(struct.pack(">I", len(hello)) + hello)
     while True:
         header = _recv_exact(read, 4)
-        if header is None:
-            return
-        body = _recv_exact(read, struct.unpack(">I", header)[0])
-        if body is None:
+        body = None if header is None else _recv_exact(read, struct.unpack(">I", header)[0])
+        if body is None:  # the host is done with us
+            zygote.close()
             return
         job = json.loads(body)
         try:

@@ -123,7 +123,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
         except OSError as exc:
             why_not = f"no mount namespace: {exc}"
     if not why_not:
-        cg = _confine.Cgroup(f"promptgym-{os.getpid()}")
+        cg = _confine.Cgroup(f"{_confine.CGROUP_PREFIX}{os.getpid()}")
         cgroup_note = cg.describe()
         cgroup = cg if cg.version else None
         try:
@@ -133,7 +133,8 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
             why_not = f"cannot build a private root: {exc}"
     else:
         cgroup_note = f"unavailable: {why_not}"
-    hello = {"world": world if world == "private" else f"shared ({why_not})", "cgroup": cgroup_note}
+    hello = {"world": world if world == "private" else f"shared ({why_not})", "cgroup": cgroup_note,
+             "cgroup_paths": cgroup.paths if cgroup is not None else []}
     sock.send(json.dumps(hello).encode())
     if world == "private":
         _confine.warm_page_cache()  # charged to the worker's cgroup, not the runs': they cannot reclaim it
@@ -220,10 +221,17 @@ class Zygote:
                 os._exit(0)
         theirs.close()
         self.hello = json.loads(self.sock.recv(65536))
+        self.cgroup_paths = self.hello.pop("cgroup_paths", [])
         try:
             os.rmdir(root_dir)  # the zygote mounted on it in its own namespace; here it is empty
         except OSError:
             pass
+
+    def close(self) -> None:
+        """End the zygote (it leaves its loop at end of file) and remove its cgroups."""
+        self.sock.close()
+        os.waitpid(self.pid, 0)
+        _confine.remove_cgroups(self.cgroup_paths)
 
     def start(self, job: dict, fds: list[int]) -> int:
         """Start the program's child for ``job`` with its channel and output pipes; its pid."""

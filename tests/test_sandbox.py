@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,26 @@ def test_without_namespaces_the_worker_falls_back_to_preload_and_says_so() -> No
     finally:
         proc.stdin.close()  # type: ignore[union-attr]
         proc.wait(timeout=10)
+
+
+def _cgroup_dirs(name: str) -> list[str]:
+    """Where a worker's cgroup called ``name`` would be, for this process' cgroups (v2 or v1)."""
+    found = []
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for base in ([f"/sys/fs/cgroup{path}"] if not controllers else
+                     [f"/sys/fs/cgroup/{c}{path}" for c in controllers.split(",")]):
+            found.append(os.path.join(base, name))
+    return found
+
+
+def test_a_closed_sandbox_leaves_no_cgroup_behind() -> None:
+    sb = Sandbox(backend="process", workers=2)
+    zygotes = [w.hello["zygote_pid"] for w in sb._all]
+    if not sb._all[0].hello.get("cgroup", "").startswith(("v1", "v2")):
+        sb.close()
+        pytest.skip(f"no cgroup here: {sb._all[0].hello.get('cgroup') if sb._all else ''}")
+    assert sb.run("def f(x):\n    return x\n", ["assert f(1) == 1"]).passed
+    assert any(os.path.isdir(d) for pid in zygotes for d in _cgroup_dirs(f"promptgym-{pid}"))
+    sb.close()
+    assert not [d for pid in zygotes for d in _cgroup_dirs(f"promptgym-{pid}") if os.path.isdir(d)]
