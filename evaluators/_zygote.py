@@ -42,7 +42,7 @@ def drop_to(uid: int) -> None:
 
 
 def new_uid(*avoid: int) -> int:
-    """A random unprivileged uid (>= 100000) none of whose processes or files exist yet, not in ``avoid``."""
+    """A random unprivileged uid (>= 100000) other than those in ``avoid``."""
     while True:
         uid = 100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000
         if uid not in avoid:
