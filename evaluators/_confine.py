@@ -41,7 +41,7 @@ _DEVICES = ("null", "zero", "full", "random", "urandom")
 REAL_EXECUTABLE = os.path.realpath(sys.executable)
 # places any uid may write on a usual Linux host; a run's leftovers there are removed in shared mode
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
-_libc = ctypes.CDLL(None, use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)
 _ZYGOTE_MB = 32  # the zygote lives in the run cgroup too (its children are born there): room for what it allocates
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # pivot_root has no libc wrapper: syscall numbers
 
@@ -54,13 +54,13 @@ def _check(ret: int, what: str) -> None:
 
 def unshare(flags: int) -> None:
     """unshare(2); OSError when not permitted."""
-    _check(_libc.unshare(flags), "unshare")
+    _check(libc.unshare(flags), "unshare")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     """mount(2); OSError on failure."""
     enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
-    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
 
 
 def _bind_ro(source: str, target: str, extra: int = MS_NODEV) -> None:
@@ -140,10 +140,10 @@ def build_root(root: str) -> None:
     with open(os.path.join(root, "etc", "passwd"), "w") as fh:
         fh.write("root:x:0:0::/:/nonexistent\n")
     os.chdir(root)
-    if _libc.syscall(_PIVOT_ROOT[os.uname().machine], b".", b".old") == 0:
+    if libc.syscall(_PIVOT_ROOT[os.uname().machine], b".", b".old") == 0:
         os.chroot(".")
         os.chdir("/")
-        _check(_libc.umount2(b"/.old", MNT_DETACH), "umount old root")
+        _check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")
         os.rmdir("/.old")
     else:
         # Docker's default seccomp profile refuses pivot_root: move the new root over / instead
@@ -170,7 +170,7 @@ def enter_run_namespaces(tmp_mb: int, uid: int) -> None:
     mount("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=700,uid={uid},gid={uid}")
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     hide_proc_keys()
-    _libc.sethostname(b"sandbox", 7)
+    libc.sethostname(b"sandbox", 7)
 
 
 # -- cgroups --------------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def _remove_sysv_ipc(uid: int) -> None:
             if int(fields.get("uid", -1)) == uid:
                 ident = int(fields["shmid" if kind == "shm" else ("semid" if kind == "sem" else "msqid")])
                 args = (ident, 0, 0, None) if kind == "sem" else (ident, 0, None)  # IPC_RMID == 0
-                getattr(_libc, call)(*args)
+                getattr(libc, call)(*args)
 
 
 def clean_up_uid(uid: int, workdir: str) -> None:
@@ -482,8 +482,8 @@ def install_seccomp(fprog: object) -> None:
     """Install ``fprog`` on the calling process (inherited by its children)."""
     if fprog is None:
         return
-    _check(_libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
-    _check(_libc.prctl(22, 2, ctypes.byref(fprog), 0, 0), "PR_SET_SECCOMP")  # SECCOMP_MODE_FILTER
+    _check(libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+    _check(libc.prctl(22, 2, ctypes.byref(fprog), 0, 0), "PR_SET_SECCOMP")  # SECCOMP_MODE_FILTER
 
 
 def hide_proc_keys() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import io
 import os
 import sys
 import tempfile

@@ -12,7 +12,6 @@ only the worker reads. The worker enforces the wall clock, kills what is left an
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import resource
@@ -56,7 +55,7 @@ _preload(PRELOAD)
 
 from _confine import (  # noqa: E402
     CLONE_NEWNET, CLONE_NEWNS, MB, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-    MS_REC, MS_REMOUNT, mount as _mount,
+    MS_REC, MS_REMOUNT, libc, mount as _mount,
 )
 
 PR_SET_DUMPABLE = 4
@@ -65,9 +64,6 @@ _FLUSH_GRACE_S = 0.5  # after the judge hangs up, the program's child flushes it
 _JUDGE_GRACE_S = 2.0  # past the deadline, a judge that has not finished (its alarm failed) is replaced
 JUDGE_MEMORY_MB = 1024  # the judge holds the tests and what the program returns (frames <= 64 MiB)
 
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
 
 
 def _unshare_net() -> bool:
@@ -78,7 +74,7 @@ def _unshare_net() -> bool:
             return True
         except OSError:
             return False
-    return _libc().unshare(CLONE_NEWNET) == 0
+    return libc.unshare(CLONE_NEWNET) == 0
 
 
 def _hidden_root(path: str) -> str | None:
@@ -126,7 +122,7 @@ def _confine_fs() -> str:
     root = _hidden_root(stdlib)
     if root is None and not hide:
         return "readable"
-    if _libc().unshare(CLONE_NEWNS) != 0:
+    if libc.unshare(CLONE_NEWNS) != 0:
         return "preloaded" if root else "readable"
     try:
         _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount may propagate to the host
@@ -173,7 +169,7 @@ def _cover(root: str, needed: list[str]) -> None:
         _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     except OSError:
         # half a view is worse than none: give the worker its files back (lazily unmounts the binds)
-        _libc().umount2(os.fsencode(root), MNT_DETACH)
+        libc.umount2(os.fsencode(root), MNT_DETACH)
         raise
     finally:
         for fd in fds.values():
@@ -232,7 +228,7 @@ class _Judge:
                 os.closerange(4, 65536)
                 resource.setrlimit(resource.RLIMIT_AS, (JUDGE_MEMORY_MB * MB,) * 2)
                 _zygote.drop_to(judge_uid)
-                _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+                libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
                 _trusted_judge.serve(3)
             finally:
                 os._exit(0)
@@ -423,7 +419,6 @@ def main() -> None:
     parser.add_argument("--uid", type=int, default=0, help="base of the unprivileged uids for runs (0: keep)")
     parser.add_argument("--listen", default="", help="unix socket path to serve on instead of stdin/stdout")
     args = parser.parse_args()
-    libc = _libc()
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/mem, no ptrace, even for our own uid
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come back to us to be reaped
     if args.listen:

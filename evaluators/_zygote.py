@@ -8,7 +8,6 @@ reports the child's pid, then its exit status, to the worker. Standard library o
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import io
 import json
@@ -28,9 +27,6 @@ PR_SET_CHILD_SUBREAPER = 36
 PROTO_FD = 3  # the program child's end of its channel to the judge
 _SECCOMP: object = None  # the zygote's prebuilt filter, inherited by each run's child
 
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
 
 
 def drop_to(uid: int) -> None:
@@ -112,7 +108,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
     """The program zygote's loop: one confined child per request, then its exit status."""
     os.setsid()
     try:
-        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # a run's orphans (shared mode) come back to us
+        _confine.libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # a run's orphans (shared mode) come back to us
     except (OSError, AttributeError):
         pass
     why_not = _confine.private_world_possible() if base_uid else "no uid of its own for programs"
@@ -178,7 +174,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
             sock.close()
             _program_child(job, fds, uid, world, workdir, cgroup, zygote_in_cgroup)
         if world == "private":
-            _libc().setns(pidns, CLONE_NEWPID)  # back to ours, so the next run gets a fresh one again
+            _confine.libc.setns(pidns, CLONE_NEWPID)  # back to ours, so the next run gets a fresh one again
         for fd in fds:
             os.close(fd)
         sock.send(json.dumps({"pid": pid}).encode())

@@ -989,9 +989,16 @@ def test_cannot_write_proc_1_mem(sb) -> None:
 # ================================================================================================
 # 7. Docker backend only
 # ================================================================================================
-def test_docker_ipc_directory_is_private(sb) -> None:
-    if sb.backend != "docker":
-        pytest.skip("docker backend only")
+@pytest.fixture(scope="module")
+def docker_sb(request: pytest.FixtureRequest):  # noqa: ANN201
+    """A Docker sandbox of its own, for what only the Docker backend has."""
+    sandbox = make_sandbox(request, "docker", workers=1)
+    yield sandbox
+    sandbox.close()
+
+
+def test_docker_ipc_directory_is_private(docker_sb) -> None:
+    sb = docker_sb
     assert sb._all
     for worker in sb._all:
         mode = os.stat(worker.ipc).st_mode
@@ -999,9 +1006,8 @@ def test_docker_ipc_directory_is_private(sb) -> None:
         assert os.stat(worker.ipc).st_uid == os.getuid()
 
 
-def test_docker_reply_with_a_wrong_request_id_is_refused(sb) -> None:
-    if sb.backend != "docker":
-        pytest.skip("docker backend only")
+def test_docker_reply_with_a_wrong_request_id_is_refused(docker_sb) -> None:
+    sb = docker_sb
     from evaluators._pool import WorkerDied
 
     worker = sb._docker.new_worker()  # a worker of its own: this test desynchronises its channel
