@@ -17,7 +17,7 @@ _UNCACHEABLE = frozenset({"killed", "timeout"})
 
 def job_key(job: dict[str, Any]) -> str:
     """A stable hash of everything that decides a job's result."""
-    fields = {k: job.get(k) for k in ("program", "tests", "setup", "timeout", "memory_mb", "max_output")}
+    fields = {k: job.get(k) for k in ("program", "tests", "setup", "entry_point", "timeout", "memory_mb", "max_output")}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,6 +88,28 @@ def test_two_processes_share_the_file(tmp_path: Path) -> None:
     be = CountingScriptedBackend()
     CachedBackend(be, GenerationCache(path)).generate([f"p{j}" for j in range(50)], seed=0, temperature=0.5)
     assert be.calls == 1  # the prompts with seed != 0 miss; seed 0 ones (j % 5 == 0) hit
+
+
+def test_many_processes_open_a_new_file_at_the_same_moment(tmp_path: Path) -> None:
+    # The first opener switches the file to WAL; SQLite can answer the others "locked" without waiting.
+    code = (
+        "import sys, time\n"
+        "from promptgym.llm.cache import GenerationCache\n"
+        "from promptgym.llm.base import Completion\n"
+        "start = float(sys.argv[2])\n"
+        "while time.time() < start: pass\n"
+        "c = GenerationCache(sys.argv[1])\n"
+        "for j in range(10): c.put('k%d' % j, Completion('t', 1, 1, 'stop'))\n"
+        "print(len(c))\n"
+    )
+    for trial in range(4):
+        path = tmp_path / f"g{trial}.sqlite"
+        start = time.time() + 1.0
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path), str(start)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        results = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0] * 8, [err for _, err in results if err]
+        assert [out.strip() for out, _ in results] == ["10"] * 8
 
 
 def test_pickled_cache_reopens(tmp_path: Path) -> None:

@@ -115,8 +115,17 @@ def test_result_cache_counts_hits_and_misses(tmp_path) -> None:
     assert first.passed and second == first and other.passed
     assert (cache.hits, cache.misses, len(cache)) == (1, 2, 2)
     reopened = ResultCache(tmp_path / "results.sqlite")
-    assert reopened.get(dict(program=F, tests=["assert f(1) == 2"], setup="", timeout=5.0, memory_mb=512,
-                             max_output=64 * 1024)) == first
+    assert reopened.get(dict(program=F, tests=["assert f(1) == 2"], setup="", entry_point="", timeout=5.0,
+                             memory_mb=512, max_output=64 * 1024)) == first
+
+
+def test_result_cache_keys_include_the_entry_point(tmp_path) -> None:
+    # The entry point decides which name the tests may take from the program (here: shadowing a builtin).
+    program, tests = "def abs(x):\n    return 7\n", ["assert abs(1) == 7"]
+    with Sandbox(workers=1, cache=ResultCache(tmp_path / "results.sqlite")) as sandbox:
+        builtin = sandbox.run(program, tests)
+        shadowed = sandbox.run(program, tests, entry_point="abs")
+    assert not builtin.passed and shadowed.passed
 
 
 def test_mount_namespace_is_private_to_the_worker() -> None:

@@ -7,7 +7,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,20 @@ def generation_key(backend: str, model: str, prompt: Prompt, params: dict[str, A
     """Hash of everything that determines one sample."""
     blob = json.dumps([backend, model, prompt, params, index, seed], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _retry_while_locked(statement: Callable[[], object], wait_s: float = 30.0) -> None:
+    deadline = time.monotonic() + wait_s
+    delay = 0.005
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 class GenerationCache:
@@ -42,11 +57,13 @@ class GenerationCache:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; several processes share it
+            # Switching a new file to WAL takes an exclusive lock for which SQLite does not always wait (its busy
+            # handler is skipped there), so a second process opening the file at the same moment retries.
+            _retry_while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))  # readers never block the writer
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, text TEXT, "
-                         "prompt_tokens INTEGER, completion_tokens INTEGER, finish_reason TEXT)")
+            _retry_while_locked(lambda: conn.execute(
+                "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, text TEXT, "
+                "prompt_tokens INTEGER, completion_tokens INTEGER, finish_reason TEXT)"))
             self._conn = conn
         return self._conn
 
