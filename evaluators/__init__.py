@@ -5,6 +5,7 @@ from evaluators.error import DependencyNotInstalled, SandboxError, UnknownBacken
 from evaluators.pass_at_k import estimate_pass_at_k, pass_at_k, pass_at_k_report
 from evaluators.result import ExecutionResult, TestOutcome
 from evaluators.sandbox import Sandbox
+from evaluators.text_metrics import TextMetric, score_texts
 
 __all__ = [
     "DependencyNotInstalled",
@@ -13,8 +14,10 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "TestOutcome",
+    "TextMetric",
     "UnknownBackend",
     "estimate_pass_at_k",
     "pass_at_k",
     "pass_at_k_report",
+    "score_texts",
 ]

@@ -352,15 +352,15 @@ def judge(job: dict, fd: int, write_record) -> None:
         _wire.send(fd, {"program": "", "mode": "function"})
         write_record("E test syntax error: " + _describe(exc))
         return
-    # stdin/stdout tasks: the program is a script run once per case, never at load
-    stdio = "stdio" in wanted
-    _wire.send(fd, {"program": job["program"], "mode": "stdio" if stdio else "function"})
     # the program may supply only names that are not builtins, except the task's own entry point
     # (MBPP/126 asks for a function called `sum`): `abs` or `all` defined by it are never used
     # and a stdlib module's name the tests use without importing it (MBPP/596's `sys`) is the judge's module
     modules = {n for n in wanted if n in sys.stdlib_module_names and n != entry_point}
+    stdio = "stdio" in wanted  # stdin/stdout tasks: the program is a script run once per case, never at load
     wanted = sorted(n for n in wanted - set(_JUDGE_HELPERS) - modules
                     if n not in _BUILTIN_NAMES or n == entry_point)
+    # the names travel with the program and come back with its load: one round trip fewer per run
+    _wire.send(fd, {"program": job["program"], "mode": "stdio" if stdio else "function", "names": wanted})
     link = _Link(fd)
     try:
         hello = _wire.recv(fd)
@@ -385,11 +385,10 @@ def judge(job: dict, fd: int, write_record) -> None:
             except ImportError:  # not on this interpreter: the test's own NameError will say so
                 pass
         if wanted:
-            reply = link.request({"op": "names", "names": wanted})
-            if type(reply.get("names")) is not dict:
+            if type(hello.get("names")) is not dict:
                 raise ProgramGone("malformed names reply")
             try:
-                namespace.update({k: link.decode(v) for k, v in reply["names"].items() if k in wanted})
+                namespace.update({k: link.decode(v) for k, v in hello["names"].items() if k in wanted})
             except _wire.WireError as exc:
                 raise ProgramGone(str(exc)) from None
         exec(setup_code, namespace)
@@ -433,11 +432,14 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 
 def run(job: dict, fd: int, record_fd: int) -> None:
-    """Judge one job, then say done; a pure-judge loop is cut at the job's time limit."""
+    """Judge one job, then say done; a pure-judge loop is cut at the job's time limit.
+
+    The records go to the worker in one write at the end, whichever way the judging ends (the
+    worker waits for the judge past the time limit): one wake-up of the worker per run, not one per test."""
+    records: list[str] = []
+
     def write_record(line: str) -> None:
-        data = (line.replace("\n", " ") + "\n").encode("utf-8", "replace")
-        while data:
-            data = data[os.write(record_fd, data):]
+        records.append(line.replace("\n", " ") + "\n")
 
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, float(job["timeout"]))
@@ -448,6 +450,9 @@ def run(job: dict, fd: int, record_fd: int) -> None:
         pass  # the worker sees no "D" and, past its deadline, reports the timeout
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        data = "".join(records).encode("utf-8", "replace")
+        while data:
+            data = data[os.write(record_fd, data):]
 
 
 def serve(channel: int) -> None:

@@ -168,8 +168,10 @@ def run_script(code: object, stdin: str) -> str:
         return out.read().decode("utf-8", "replace")
 
 
-def serve(program: str, fd: int, mode: str = "function") -> None:
-    """Load ``program`` as ``__main__`` (a script: only compile it) and answer the judge on ``fd``."""
+def serve(program: str, fd: int, mode: str = "function", names: list[str] | None = None) -> None:
+    """Load ``program`` as ``__main__`` (a script: only compile it) and answer the judge on ``fd``.
+
+    The reply to the load carries the ``names`` the judge asked for with the program, sparing a round trip."""
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     try:
         code = compile(program, PROGRAM_FILE, "exec")
@@ -183,8 +185,14 @@ def serve(program: str, fd: int, mode: str = "function") -> None:
     except BaseException as exc:  # SystemExit, KeyboardInterrupt and all: the program did not load
         _wire.send(fd, {"load": "error", "error": describe(exc)})
         return
-    _wire.send(fd, {"load": "ok"})
     server = _Server(fd, namespace)
+    hello: dict = {"load": "ok"}
+    if names:
+        hello.update(server.answer({"op": "names", "names": names}))
+    try:
+        _wire.send(fd, hello)
+    except (TypeError, ValueError, RecursionError) as exc:  # a value json cannot write
+        _wire.send(fd, {"load": "ok", "exc": describe(exc)})
     try:
         server.serve_until_reply()
     except EOFError:  # the judge is done

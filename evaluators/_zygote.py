@@ -8,6 +8,7 @@ reports the child's pid, then its exit status, to the worker. Standard library o
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import io
 import json
@@ -26,7 +27,23 @@ from _confine import CLONE_NEWPID, MB
 PR_SET_CHILD_SUBREAPER = 36
 PROTO_FD = 3  # the program child's end of its channel to the judge
 _SECCOMP: object = None  # the zygote's prebuilt filter, inherited by each run's child
+try:  # fork(2) called with the GIL held, skipping CPython's after-fork work (see _fork)
+    _LIBC_FORK = ctypes.PyDLL(None, use_errno=True).fork
+    _LIBC_FORK.restype = ctypes.c_int
+except (OSError, AttributeError):
+    _LIBC_FORK = None
 
+
+def _fork() -> int:
+    """fork(2) for one run's child: the zygote has one thread, so CPython's after-fork work (thread
+    states, locks, at-fork hooks; ~190 page copies) is not needed, and skipping it saves ~0.4 ms a run.
+    The one at-fork hook that matters, reseeding ``random``, the child does itself."""
+    if _LIBC_FORK is None:
+        return os.fork()
+    pid = _LIBC_FORK()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "fork failed")
+    return pid
 
 
 def drop_to(uid: int) -> None:
@@ -43,6 +60,20 @@ def new_uid(*avoid: int) -> int:
         uid = 100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000
         if uid not in avoid:
             return uid
+
+
+def _program_process_state(workdir: str) -> None:
+    """What the program's interpreter sees of its process: environment, standard streams on fds 0-2, argv."""
+    libs = os.environ.get("LD_LIBRARY_PATH")  # the Docker image's libpython lives in /usr/local/lib
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
+                       "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8", **({"LD_LIBRARY_PATH": libs} if libs else {})})
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace")
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="replace",
+                                  write_through=True)
+    sys.argv = ["<program>"]
+    sys.executable = sys._base_executable = _confine.REAL_EXECUTABLE
 
 
 def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str,
@@ -80,21 +111,15 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
         for which, value in limits:
             resource.setrlimit(which, value)
         drop_to(uid)
+        if "random" in sys.modules:  # imported by the zygote: without this every run sees the same numbers
+            sys.modules["random"].seed()
         os.chdir(workdir)
-        libs = os.environ.get("LD_LIBRARY_PATH")  # the Docker image's libpython lives in /usr/local/lib
-        os.environ.clear()
-        os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
-                           "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8", **({"LD_LIBRARY_PATH": libs} if libs else {})})
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
-        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace")
-        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="replace",
-                                      write_through=True)
+        if world != "private":  # else the zygote did it once (the work dir is /tmp for every run)
+            _program_process_state(workdir)
         stdout, stderr = sys.stdout, sys.stderr
-        sys.argv = ["<program>"]
-        sys.executable = sys._base_executable = _confine.REAL_EXECUTABLE
         _confine.install_seccomp(_SECCOMP)  # last: our own set-up above used some of what it denies
         first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
-        _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"))
+        _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"), first.get("names"))
         for stream in (stdout, stderr):
             try:
                 stream.flush()
@@ -147,6 +172,9 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
             pass
     global _SECCOMP
     _SECCOMP = _confine.seccomp_filter()
+    if world == "private":
+        # set once here rather than in each child: fewer pages each run's child writes (copies)
+        _program_process_state("/tmp")
     gc.freeze()  # children's collections then leave our objects (and their pages) alone: fewer COW copies
     while True:
         try:
@@ -169,7 +197,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
                 pass
         if world == "private":
             _confine.unshare(CLONE_NEWPID)  # the next child is PID 1 of a namespace of its own
-        pid = os.fork()
+        pid = _fork()
         if pid == 0:
             sock.close()
             _program_child(job, fds, uid, world, workdir, cgroup, zygote_in_cgroup)

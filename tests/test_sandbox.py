@@ -35,6 +35,13 @@ def test_all_pass_and_setup_runs_between_program_and_tests(sb: Sandbox) -> None:
     assert isinstance(r, ExecutionResult) and r.duration_s > 0
 
 
+def test_each_run_has_its_own_random_numbers(sb: Sandbox) -> None:
+    # runs are forked from one zygote that has imported `random`: each child must reseed it
+    program = "import random, os\nprint(random.random(), os.urandom(8).hex())\n" + F
+    outs = {sb.run(program, ["assert f(0) == 1"]).stdout for _ in range(3)}
+    assert len(outs) == 3
+
+
 def test_humaneval_style_check_block(sb: Sandbox) -> None:
     check = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n\ncheck(f)\n"
     assert sb.run(F, [check]).passed
