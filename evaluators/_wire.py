@@ -35,10 +35,15 @@ class WireError(Exception):
     """A frame or value that breaks the protocol (from a broken or hostile peer)."""
 
 
+def frame(obj: object) -> bytes:
+    """One frame's bytes: a 4-byte length, then the JSON text."""
+    body = json.dumps(obj, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return struct.pack(">I", len(body)) + body
+
+
 def send(fd: int, obj: object) -> None:
     """Write one frame."""
-    body = json.dumps(obj, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    view = memoryview(struct.pack(">I", len(body)) + body)
+    view = memoryview(frame(obj))
     while view:
         view = view[os.write(fd, view):]
 

@@ -236,8 +236,10 @@ class _Judge:
 
     def start(self, job: dict, proto: int, records: int) -> None:
         """Hand one job to the judge with the program's channel and the records pipe."""
-        socket.send_fds(self.sock, [b"J"], [proto, records])
-        _wire.send(self.sock.fileno(), job)
+        data = b"J" + _wire.frame(job)  # the descriptors ride with the first byte: one message, one wake-up
+        sent = socket.send_fds(self.sock, [data], [proto, records])
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
 
     def close(self) -> None:
         _kill(self.pid)
