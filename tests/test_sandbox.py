@@ -197,3 +197,8 @@ def test_a_closed_sandbox_leaves_no_cgroup_behind() -> None:
     assert any(os.path.isdir(d) for pid in zygotes for d in _cgroup_dirs(f"promptgym-{pid}"))
     sb.close()
     assert not [d for pid in zygotes for d in _cgroup_dirs(f"promptgym-{pid}") if os.path.isdir(d)]
+
+
+def test_a_job_larger_than_the_socket_buffers_arrives_whole(sb: Sandbox) -> None:
+    setup = "X = " + repr("a" * 3_000_000) + "\n"  # the job travels to the judge in one message
+    assert sb.run(F, ["assert f(1) == 2 and len(X) == 3_000_000"], setup=setup).passed
