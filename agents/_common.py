@@ -109,10 +109,13 @@ def build_env(make: Callable[[], T], env_id: str, flag: str = "--env-kwargs") ->
 
 
 def load_hyperparams(algo: str, env_id: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The env's entry (or ``default``) of ``hyperparams/<algo>.yml`` with ``overrides`` on top."""
+    """The env's entry (its id, its id without the version, else ``default``) of ``hyperparams/<algo>.yml``,
+    with ``overrides`` on top."""
     path = HYPERPARAMS_DIR / f"{check_algo(algo)}.yml"
     table = yaml.safe_load(path.read_text()) or {}
-    entry = dict(table.get(env_id, table.get("default", {})))
+    # an entry named without the version ("Executive-MBPP") serves every version of the env
+    family = env_id.split(":")[-1].rsplit("-v", 1)[0]
+    entry = dict(table.get(env_id, table.get(family, table.get("default", {}))))
     entry.update(overrides or {})
     return entry
 

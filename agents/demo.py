@@ -1,4 +1,4 @@
-"""``make demo``: train MaskablePPO on Executive-MBPP-v0 with the embedded model, compare with baselines.
+"""``make demo``: train MaskablePPO on Executive-MBPP-v1 with the embedded model, compare with baselines.
 
 A short run on a handful of MBPP train tasks (the generation cache makes revisits cheap), then an
 evaluation on held-out validation tasks against the masked random and the heuristic agents; a
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ENV_ID = "Executive-MBPP-v0"
+ENV_ID = "Executive-MBPP-v1"
 
 
 def _env_kwargs(fast: bool, split: str, n_tasks: int) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def evaluate(
                 agent.reset()
             if hasattr(agent, "observe"):
                 agent.observe(info)
-            total, length, done = 0.0, 0, False
+            total, length, done, actions = 0.0, 0, False, []
             while not done:
                 masks = np.asarray(env.unwrapped.action_masks(), dtype=bool)
                 x = normaliser.normalize_obs(obs) if normaliser is not None else obs
@@ -145,6 +145,7 @@ def evaluate(
                     action, _ = agent.predict(x, deterministic=deterministic, action_masks=masks)
                 else:
                     action, _ = agent.predict(x, deterministic=deterministic)
+                actions.append(int(action))
                 obs, reward, terminated, truncated, info = env.step(int(action))
                 if hasattr(agent, "observe"):
                     agent.observe(info)
@@ -155,6 +156,7 @@ def evaluate(
                 "episode": ep, "task_id": info.get("task_id"), "return": total, "episode_length": length,
                 "success_rate": _num(info.get("final_passed")), "pass_at_1_first": _num(info.get("pass_at_1")),
                 "llm_calls": _num(info.get("llm_calls")), "tokens": _num(info.get("tokens")),
+                "actions": actions,
             })
     finally:
         env.close()
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         env_kwargs = config.get("eval_env_kwargs") or held_out_kwargs(env_id, config.get("env_kwargs") or {})
         out = out or run_dir / f"eval_{env_id}.json"
     if env_id is None:
-        raise UsageError("--env is required for a baseline, e.g. --env Executive-MBPP-v0")
+        raise UsageError("--env is required for a baseline, e.g. --env Executive-MBPP-v1")
     if ns.env_kwargs is not None:
         env_kwargs = parse_key_values(ns.env_kwargs)
     out = out or f"eval_{ns.model.replace(':', '_')}_{env_id}.json"

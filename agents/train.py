@@ -1,4 +1,4 @@
-"""Train an SB3 agent on a registered promptgym env: ``promptgym train --algo maskable_ppo --env Executive-MBPP-v0``.
+"""Train an SB3 agent on a registered promptgym env: ``promptgym train --algo maskable_ppo --env Executive-MBPP-v1``.
 
 A run folder holds everything needed to inspect, resume or evaluate it: ``config.yml`` (all
 arguments and the resolved hyperparameters), ``model.zip``, ``best_model.zip`` (best on held-out
@@ -45,7 +45,7 @@ class TrainArgs:
 
     algo: str = "maskable_ppo"
     """Algorithm: one of agents._common.ALGOS."""
-    env_id: str = "Executive-MBPP-v0"
+    env_id: str = "Executive-MBPP-v1"
     """Registered env id."""
     timesteps: int = 10_000
     """Environment steps to train for (added to the loaded model's count when resuming)."""
@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``promptgym train`` argument parser."""
     p = argparse.ArgumentParser(prog="promptgym train", description=__doc__.splitlines()[0])
     p.add_argument("--algo", default="maskable_ppo", choices=sorted(ALGOS))
-    p.add_argument("--env", dest="env_id", default="Executive-MBPP-v0")
+    p.add_argument("--env", dest="env_id", default="Executive-MBPP-v1")
     p.add_argument("--timesteps", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-envs", type=int, default=1)

@@ -6,7 +6,7 @@ is valid (so episodes run to their step limit). Model rows use the embedded mode
 (``llama_cpp``) with a warm generation cache: one seeded episode is run to fill a fresh temporary
 cache, then the same seeded episode is timed again (so generation is served from the cache and the
 figure is env + cache + sandbox). Usage:
-``python benchmarks/env_step_throughput.py [--episodes 20] [--no-llm] [--ids Executive-MBPP-v0 ...]``.
+``python benchmarks/env_step_throughput.py [--episodes 20] [--no-llm] [--ids Executive-MBPP-v1 ...]``.
 """
 
 from __future__ import annotations

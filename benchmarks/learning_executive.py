@@ -14,11 +14,14 @@ Writes benchmarks/results/learning_executive/{table.csv,table.md,learning_curves
 from __future__ import annotations
 
 import argparse
-import csv
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._learning import row, write_tables  # noqa: E402
 
 ENV_ID = "Executive-MBPP-v0"
 ALGOS = ("maskable_ppo", "double_dqn")
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, curves = [], {}
     for name in ("baseline:heuristic", "baseline:random"):
         rep = evaluate(name, ENV_ID, ns.episodes, eval_kwargs, seed=10_000, quiet=True)
-        rows.append(_row(name.split(":")[1], "-", rep, 0.0))
+        rows.append(row(name.split(":")[1], "-", rep, 0.0))
     for algo in ns.algos:
         for seed in ns.seeds:
             started = time.time()
@@ -76,36 +79,16 @@ def main(argv: list[str] | None = None) -> int:
                             progress_bar=False, vec="dummy", checkpoint_freq=0)
             seconds = time.time() - started
             rep = evaluate(str(run_dir), ENV_ID, ns.episodes, eval_kwargs, seed=10_000, quiet=True)
-            rows.append(_row(algo, seed, rep, seconds))
+            rows.append(row(algo, seed, rep, seconds))
             data = np.load(run_dir / "evaluations.npz")
             curves[f"{algo} s{seed}"] = (data["timesteps"], data["results"].mean(axis=1), data["results"].std(axis=1))
             print(f"{algo} seed {seed}: success {rows[-1]['success_rate']} in {seconds:.0f}s")
     plot_curve(out / "learning_curves.png", curves, title=f"{ENV_ID}: greedy mean return on the model-selection tasks")
-    with open(out / "table.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    header = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]) + "\n"
-    table = header + "".join("| " + " | ".join(str(v) for v in r.values()) + " |\n" for r in rows)
     wall = time.time() - wall_start
     note = (f"{ENV_ID}, {ns.timesteps} steps per run, seeds {' '.join(map(str, ns.seeds))}, {ns.episodes} held-out "
             f"episodes per agent, {ns.select_episodes} selection episodes per evaluation; total wall time {wall:.0f}s\n\n")
-    (out / "table.md").write_text(note + table)
-    print("\n" + note + table)
+    print("\n" + write_tables(out, rows, note))
     return 0
-
-
-def _row(agent: str, seed: object, rep: object, seconds: float) -> dict[str, object]:
-    """One table row: success (final_passed) and first-generation pass@1 kept apart, with 95% CIs."""
-    m = rep.metrics  # type: ignore[attr-defined]
-
-    def fmt(key: str) -> str:
-        return f"{m[key].mean:.2f} [{m[key].low:.2f}, {m[key].high:.2f}]"
-
-    return {"agent": agent, "seed": seed, "success_rate": fmt("success_rate"),
-            "pass_at_1_first": fmt("pass_at_1_first"),
-            "return": fmt("return"), "episode_length": f"{m['episode_length'].mean:.1f}",
-            "llm_calls": f"{m['llm_calls'].mean:.1f}", "train_seconds": f"{seconds:.0f}"}
 
 
 if __name__ == "__main__":

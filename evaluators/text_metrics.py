@@ -175,8 +175,10 @@ def embedding_similarity(candidates: Sequence[str], references: Sequence[str], e
 
 
 def _why(exc: BaseException) -> str:
+    """One short line: the exception's first sentence."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text[:200]}"
+    first = text.split(". ")[0].rstrip(".")
+    return f"{type(exc).__name__}: {first[:160]}"
 
 
 def score_texts(
@@ -224,8 +226,11 @@ def score_texts(
         except (ImportError, OSError, RuntimeError, ValueError) as exc:
             # ImportError: library missing; OSError: a model that is not here offline; the others:
             # a library refusing this input. Reported per column, never fatal for the others.
+            why = _why(exc)
+            if name == "bertscore" and isinstance(exc, OSError) and bertscore_model is None:
+                why = f"the model {BERTSCORE_DEFAULT} is not available offline ({why})"
             for col in COLUMNS[name]:
-                out[col] = TextMetric(unavailable=f"unavailable: {_why(exc)}")
+                out[col] = TextMetric(unavailable=f"unavailable: {why}")
     return out
 
 

@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("agents.train", "train an SB3 agent on a registered env"),
     "eval": ("agents.evaluate", "evaluate a trained run or a baseline agent on an env"),
     "doctor": ("promptgym.doctor", "check that the embedded model, MiniLM and the sandboxes work here"),
+    "finetune": ("agents.finetune.cli", "fine-tune a code LLM with execution rewards (TRL + PEFT)"),
+    "bench": ("benchmarks.harness.cli", "benchmark agents (runs, baselines, module:factory) on fixed suites"),
+    "report": ("benchmarks.harness.report", "write a Markdown analysis report with plots from bench results"),
 }
 
 

@@ -1,4 +1,8 @@
-"""ExecutiveEnv: the three episode shapes, each mask rule, each reward part, SEARCH retrieval, obs modes."""
+"""ExecutiveEnv: the three episode shapes, each mask rule, each reward part, SEARCH retrieval, obs modes.
+
+The env's default is v1's ``feedback="visible"`` (MBPP/604 shows its first assert, judges on all
+three); shapes that need several visible tests run with v0's ``feedback="all"``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from promptgym.envs.executive import DEBUG, GENERATE, RUN_TESTS, SEARCH, STOP, E
 from promptgym.error import TaskNotFound
 from promptgym.tasks import load_tasks
 
-TID = "MBPP/604"  # reverse_words, 3 visible tests
+TID = "MBPP/604"  # reverse_words: 1 visible test, 3 hidden (3 visible under feedback="all")
 REF = load_tasks("mbpp", "train", task_ids=[TID])[0].reference
 BAD = "def reverse_words(s):\n    return s\n"
 HALF = "def reverse_words(s):\n    return 'program python' if s == 'python program' else s\n"
@@ -29,12 +33,15 @@ def play(env: ExecutiveEnv, actions: list[int]) -> list[tuple[Any, ...]]:
     return [env.step(a) for a in actions]
 
 
-def test_shape_generate_pass_stop(sandbox: Sandbox) -> None:
-    steps = play(make(sandbox), [GENERATE, RUN_TESTS, STOP])
+@pytest.mark.parametrize(("feedback", "executions"), [("visible", 2), ("all", 1)])
+def test_shape_generate_pass_stop(sandbox: Sandbox, feedback: str, executions: int) -> None:
+    steps = play(make(sandbox, feedback=feedback), [GENERATE, RUN_TESTS, STOP])
     info = steps[-1][4]
     assert steps[1][4]["passed"] and steps[-1][2]
     assert info["final_passed"] and info["pass_at_1"] and info["solved_within_episode"]
-    assert info["reward_parts"]["solved"] == 1.0 and info["llm_calls"] == 1 and info["executions"] == 1
+    assert info["visible_passed"] and info["hidden_passed"] and info["hidden_pass_fraction"] == 1.0
+    # v1 runs the visible test, then the hidden ones at the end; v0's one run serves both
+    assert info["reward_parts"]["solved"] == 1.0 and info["llm_calls"] == 1 and info["executions"] == executions
 
 
 def test_shape_generate_fail_debug_pass_stop(sandbox: Sandbox) -> None:
@@ -45,13 +52,15 @@ def test_shape_generate_fail_debug_pass_stop(sandbox: Sandbox) -> None:
 
 
 def test_shape_with_search_between_repairs(sandbox: Sandbox) -> None:
-    env = make(sandbox, [BAD, HALF, ("needs_context", REF)])
+    # feedback="all": HALF passes one of the three tests the agent runs (under v1 it passes the one visible test)
+    env = make(sandbox, [BAD, HALF, ("needs_context", REF)], feedback="all")
     steps = play(env, [GENERATE, RUN_TESTS, DEBUG, RUN_TESTS, SEARCH, DEBUG, RUN_TESTS, STOP])
     assert steps[3][4]["pass_fraction"] == pytest.approx(1 / 3)
     assert steps[4][4]["context_present"] and "Similar solved task" in env.context
     assert steps[6][4]["passed"] and steps[-1][4]["final_passed"]
     # without SEARCH the same repair cannot get past HALF: the context gates it
-    steps = play(make(sandbox, [BAD, HALF, ("needs_context", REF)]), [GENERATE, RUN_TESTS, DEBUG, RUN_TESTS, DEBUG])
+    steps = play(make(sandbox, [BAD, HALF, ("needs_context", REF)], feedback="all"),
+                 [GENERATE, RUN_TESTS, DEBUG, RUN_TESTS, DEBUG])
     assert steps[-1][4]["code"] == HALF
 
 
@@ -127,11 +136,12 @@ def test_observation_modes_and_task_option(sandbox: Sandbox) -> None:
         make(sandbox, observation="image")
 
 
-def test_render_shows_code_and_tests(sandbox: Sandbox) -> None:
-    env = make(sandbox, render_mode="ansi")
+@pytest.mark.parametrize(("feedback", "marks"), [("visible", "tests: P  [passed]"), ("all", "tests: P P P  [passed]")])
+def test_render_shows_code_and_tests(sandbox: Sandbox, feedback: str, marks: str) -> None:
+    env = make(sandbox, render_mode="ansi", feedback=feedback)
     play(env, [GENERATE, RUN_TESTS])
-    text = env.render()
-    assert "reverse_words" in text and "P P P" in text and "RUN_TESTS -> passed" in text
+    text = env.render()  # the tests the agent ran: never the hidden ones
+    assert "reverse_words" in text and marks in text and "RUN_TESTS -> passed" in text
 
 
 def test_max_steps_truncates_through_gym_make() -> None:
@@ -139,9 +149,33 @@ def test_max_steps_truncates_through_gym_make() -> None:
 
     import promptgym  # noqa: F401  (registers the ids)
 
-    env = gym.make("Executive-MBPP-v0", coder=ScriptedCoder(default="stub"), embedder="hash", task_ids=[TID],
+    env = gym.make("Executive-MBPP-v1", coder=ScriptedCoder(default="stub"), embedder="hash", task_ids=[TID],
                    max_steps=3)
     env.reset(seed=0)
     steps = [env.step(a) for a in (GENERATE, RUN_TESTS, DEBUG)]
     assert steps[-1][3] is True and not steps[-1][2]  # truncated after 3 steps, not terminated
     env.close()
+
+
+class _SeedRecordingCoder(ScriptedCoder):
+    """The scripted test double, noting the seed of every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seeds: list[int] = []
+
+    def write(self, task: Any, prompt: Any = None, context: str = "", seed: int = 0) -> Any:
+        self.seeds.append(seed)
+        return super().write(task, prompt, context, seed)
+
+
+@pytest.mark.parametrize(("sampling_seeds", "most"), [(2, 2), (None, 20)])
+def test_sampling_seeds_bound_the_coder_seed_streams(sandbox: Sandbox, sampling_seeds: Any, most: int) -> None:
+    coder = _SeedRecordingCoder()
+    env = ExecutiveEnv(task_ids=[TID], coder=coder, sandbox=sandbox, embedder="hash", sampling_seeds=sampling_seeds)
+    for seed in range(20):
+        env.reset(seed=seed)
+        env.step(GENERATE)
+    assert len(set(coder.seeds)) == most
+    with pytest.raises(ValueError, match="sampling_seeds"):
+        ExecutiveEnv(task_ids=[TID], coder=coder, sandbox=sandbox, embedder="hash", sampling_seeds=0)

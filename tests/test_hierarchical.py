@@ -31,6 +31,8 @@ def test_composites_are_deterministic_and_union_tests() -> None:
     comp, parts = a[0]
     assert comp.task_id.startswith("MBPP/composite/") and comp.task_id.count("+") == 2
     assert comp.tests == tuple(t for p in parts for t in p.tests)
+    assert comp.visible_tests == tuple(t for p in parts for t in p.visible_tests) and len(comp.visible_tests) == 3
+    assert comp.hidden_tests == tuple(t for p in parts for t in p.hidden_tests)
     assert all(p.prompt in comp.prompt for p in parts)
     single, parts = build_composites(tasks, 1, 1)[0]
     assert single is parts[0]  # k=1: the task itself

@@ -74,7 +74,18 @@ def test_example_then_full_pass_rewards_and_termination(sandbox):
     assert parts["llm_cost"] == pytest.approx(-0.05)  # one code generation, no ask
     assert parts["growth"] < 0 and parts["drift"] in (0.0, -0.5)
     assert reward == pytest.approx(sum(parts.values()))
-    assert info["executions"] == 2 and obs[384 + 1] == 1.0 and obs[384 + 2] == 1.0
+    # 2 visible runs, then (the episode ended) the final and the original prompt's programs on the hidden tests
+    assert info["executions"] == 4 and obs[384 + 1] == 1.0 and obs[384 + 2] == 1.0
+    assert info["final_passed"] and not info["pass_at_1"] and parts["final_pass"] == 0.0
+
+
+def test_feedback_all_is_v0(sandbox):
+    """feedback="all": every test is run for the reward and judges too, with no run added at the end."""
+    env = make_env(sandbox, feedback="all")
+    _, info0 = env.reset(seed=0)
+    assert info0["n_visible_tests"] == 3
+    _, _, terminated, _, info = env.step(env.operator_names.index("add_example"))
+    assert terminated and info["executions"] == 2 and info["final_passed"] and info["visible_passed"]
 
 
 def test_revert_restores_prompt_and_negative_delta(sandbox):
@@ -142,7 +153,8 @@ def test_genetic_keeps_the_fittest_variant(sandbox):
     env.reset(seed=0)
     _, reward, terminated, _, info = env.step(env.operator_names.index("genetic"))
     assert info["pass_fraction"] == 1.0 and "For example" in info["prompt"] and terminated
-    assert info["llm_calls"] >= 3 and info["executions"] == 2  # identical children are evaluated once
+    # identical children are evaluated once (2 visible runs); 2 hidden runs judge the end
+    assert info["llm_calls"] >= 3 and info["executions"] == 4
 
 
 def test_user_operator_becomes_an_action(sandbox):

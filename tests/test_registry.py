@@ -48,8 +48,11 @@ def _rollout(env: gym.Env, seed: int, steps: int = 6) -> list[Any]:
     return trace
 
 
-def test_all_five_ids_are_registered_and_idempotent() -> None:
-    assert set(ENV_IDS) <= set(IDS) and len(ENV_IDS) == 5
+def test_all_ten_ids_are_registered_and_idempotent() -> None:
+    # five envs, each as v1 (visible tests teach, hidden judge) and v0 (feedback="all", older numbers)
+    assert set(ENV_IDS) <= set(IDS) and len(ENV_IDS) == 10
+    assert {i.rsplit("-", 1)[1] for i in ENV_IDS} == {"v0", "v1"}
+    assert all(gym.spec(i).kwargs["feedback"] == {"v0": "all", "v1": "visible"}[i.rsplit("-", 1)[1]] for i in ENV_IDS)
     register_envs()  # a second registration skips ids already there
     assert sorted(i for i in gym.registry if i in ENV_IDS) == sorted(ENV_IDS)
 

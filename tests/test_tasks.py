@@ -32,6 +32,8 @@ def test_mbpp_task_fields() -> None:
     task = get_task("MBPP/11")
     assert task.entry_point == "remove_Occ"
     assert task.tests[0] == 'assert remove_Occ("hello","l") == "heo"'
+    # the split: the first assert is visible; test_list and challenge_test_list judge
+    assert task.visible_tests == task.tests[:1] and task.hidden_tests[:3] == task.tests and len(task.hidden_tests) == 5
     assert "\r" not in task.reference and task.split == "test"
     # A reference that redefines a builtin: the tests call the task's own `sum`.
     assert get_task("MBPP/126").entry_point == "sum"
@@ -55,6 +57,9 @@ def test_humaneval_has_164_tasks_with_check_block() -> None:
     first = tasks[0]
     assert first.task_id == "HumanEval/0" and first.entry_point == "has_close_elements"
     assert first.tests[0].rstrip().endswith("check(has_close_elements)")
+    # the split: docstring examples are visible, check()'s asserts (one snippet each) judge
+    assert len(first.visible_tests) == 2 and len(first.hidden_tests) == 7
+    assert all(t.rstrip().endswith("check(has_close_elements)") for t in first.hidden_tests)
     assert first.reference.startswith(first.code_prefix) and first.code_prefix == first.prompt
     with pytest.raises(ValueError, match="only a 'test' split"):
         load_tasks("humaneval", "train")
@@ -80,6 +85,7 @@ def test_custom_jsonl(tmp_path: Path) -> None:
     path.write_text(json.dumps(good) + "\n\n")
     (task,) = load_jsonl(path)
     assert task == Task("add", "Add two numbers.", "add", ("assert add(1, 2) == 3",), reference=good["reference"], dataset="mine", split="test")
+    assert task.visible_tests == task.hidden_tests == task.tests  # no split given: first visible, all judge
     assert load_tasks(str(path))[0].task_id == "add"
 
 

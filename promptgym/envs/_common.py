@@ -19,9 +19,14 @@ from promptgym.error import DependencyNotInstalled, InvalidAction, TaskNotFound,
 from promptgym.tasks import Task, load_tasks
 
 if TYPE_CHECKING:
-    from evaluators import Sandbox
+    from evaluators import ExecutionResult, Sandbox
 
 R = TypeVar("R")
+FEEDBACK = ("visible", "all")
+"""``feedback=`` values: ``"visible"`` (the ``-v1`` envs: visible tests teach, hidden tests judge) or
+``"all"`` (the ``-v0`` envs: the standard tests, ``Task.tests``, do both; kept to reproduce older numbers)."""
+NO_VISIBLE_TESTS = "no visible tests"
+"""The error of the stand-in result for a run of an empty visible set (nothing is executed)."""
 EMBEDDERS = ("hash", "minilm")
 OBSERVATIONS = ("box", "dict")
 PANEL_SIZE = (640, 480)  # rgb_array frames (width, height): one size so video writers accept every frame
@@ -32,6 +37,37 @@ def check_choice(kind: str, value: Any, choices: Sequence[str]) -> None:
     """Raise ValueError, suggesting the nearest of ``choices``, unless ``value`` is one of them."""
     if value not in choices:
         raise ValueError(str(unknown(kind, str(value), choices)))
+
+
+class TestSplit:
+    """Which of a task's test sets teach and which judge, for one ``feedback`` value.
+
+    Teach (``"visible"``, or ``"all"`` under ``feedback="all"``): RUN_TESTS, DEBUG feedback,
+    EVALUATE, PromptOpt's per-step reward and the genetic fitness. Judge (``"hidden"``, or
+    ``"all"``): the terminal verdict only. :meth:`agent_task` is the task handed to coders,
+    operators and sub-episodes: under ``"visible"`` it holds no hidden test at all.
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, feedback: str) -> None:
+        check_choice("feedback", feedback, FEEDBACK)
+        self.feedback = feedback
+        self.teach, self.judge = ("visible", "hidden") if feedback == "visible" else ("all", "all")
+
+    def agent_task(self, task: Task) -> Task:
+        """``task`` as the agent's side may see it (its visible view under ``feedback="visible"``)."""
+        return task.visible_view() if self.feedback == "visible" else task
+
+    def shared(self, task: Task) -> bool:
+        """Whether teaching and judging run the same snippets (then one run serves both)."""
+        return task.test_set(self.teach) == task.test_set(self.judge)
+
+    def no_visible_result(self) -> ExecutionResult:
+        """The stand-in for a run of an empty visible set: status "error", nothing executed."""
+        from evaluators.result import ExecutionResult
+
+        return ExecutionResult(status="error", error=NO_VISIBLE_TESTS)
 
 
 def check_int(name: str, value: Any, minimum: int) -> None:

@@ -5,19 +5,26 @@
 assembly and the episode panel's text (rendered as ``ansi`` or ``rgb_array`` by
 :class:`PromptGymEnv`). A subclass fills in the hooks: ``_start_episode``, ``_valid_actions``,
 ``_apply``, ``_state`` (observation parts) and optionally ``_finish`` and ``_render_body``.
+
+It also owns the test split (:class:`TestSplit`): ``_run_teach`` is the only run whose outcome
+may reach the agent mid-episode; ``_judge`` (hidden tests) refuses to run before the episode
+has ended, and ``_judgement`` assembles the terminal info from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
-from promptgym.envs._common import EnvParts, PromptGymEnv, as_action, check_int, check_timeout, pick_task
+from promptgym.envs._common import EnvParts, PromptGymEnv, TestSplit, as_action, check_int, check_timeout, pick_task
 from promptgym.tasks import Task
+
+if TYPE_CHECKING:
+    from evaluators import ExecutionResult
 
 
 __all__ = ["EpisodeEnv"]
@@ -29,8 +36,16 @@ class EpisodeEnv(PromptGymEnv):
     ACTIONS: tuple[str, ...] = ()
 
     def _init_engine(self, tasks: Sequence[Task], parts: EnvParts, max_steps: int, observation: str,
-                     render_mode: str | None, timeout: float) -> None:
+                     render_mode: str | None, timeout: float, feedback: str = "visible",
+                     sampling_seeds: int | None = None) -> None:
         """Common constructor part; call from the subclass __init__ before building spaces."""
+        if sampling_seeds is not None:
+            check_int("sampling_seeds", sampling_seeds, 1)
+        # None: every episode samples its own stream of coder seeds; K: one of K streams, so a task's
+        # generations form a finite tree that the generation cache answers on revisits
+        self.sampling_seeds = sampling_seeds
+        self.split = TestSplit(feedback)
+        self.feedback = feedback
         self._check_modes(observation, render_mode)
         check_int("max_steps", max_steps, 1)
         self.tasks = list(tasks)
@@ -49,6 +64,7 @@ class EpisodeEnv(PromptGymEnv):
         self._calls = 0
         self._log: list[str] = []
         self._last_parts: dict[str, float] = {}
+        self._judged: dict[str, ExecutionResult] = {}
 
     # -- hooks --------------------------------------------------------------------------------------
     def _start_episode(self, options: dict[str, Any]) -> None:
@@ -90,6 +106,72 @@ class EpisodeEnv(PromptGymEnv):
         self._calls += 1
         return (self._seed_base + 7919 * self._calls) % (2**31)
 
+    @property
+    def agent_task(self) -> Task:
+        """The episode's task as coders and sub-episodes may see it (no hidden test under "visible")."""
+        assert self.task is not None
+        return self.split.agent_task(self.task)
+
+    @property
+    def n_visible_tests(self) -> int:
+        """How many tests the agent may run on this episode's task (0: RUN_TESTS/EVALUATE are masked)."""
+        assert self.task is not None
+        return len(self.task.test_set(self.split.teach))
+
+    def _run_teach(self, code: str) -> ExecutionResult:
+        """Run ``code`` on the tests the agent may see: the only run whose outcome reaches it mid-episode."""
+        assert self.task is not None
+        if not self.n_visible_tests:
+            return self.split.no_visible_result()
+        self._executions += 1
+        result = self._parts.sandbox.run(**self.task.job(code, tests=self.split.teach, timeout=self.timeout))
+        if self.split.shared(self.task):  # feedback="all": the same run is also the verdict
+            self._judged[code] = result
+        return result
+
+    def _judge(self, code: str) -> ExecutionResult:
+        """Judge ``code`` on the judging tests; only once the episode has ended (cached per episode)."""
+        assert self.task is not None
+        if code in self._judged:
+            return self._judged[code]
+        if not self._done:
+            # The guard the test split rests on: a hidden outcome computed mid-episode could reach
+            # the agent through some path later added; computed only at the end, none can.
+            raise RuntimeError("the judging tests run only once the episode has ended")
+        self._executions += 1
+        result = self._parts.sandbox.run(**self.task.job(code, tests=self.split.judge, timeout=self.timeout))
+        self._judged[code] = result
+        return result
+
+    def _judgement(self, code: str | None, first_code: str | None, teach_result: ExecutionResult | None,
+                   tried: Sequence[str]) -> dict[str, Any]:
+        """The terminal info: the final code on both sets, the first program and every tried one on the judging set.
+
+        Args:
+            code: The final code (None: the episode wrote none).
+            first_code: The first program of the episode (``pass_at_1``).
+            teach_result: The final code's visible result, if it was run.
+            tried: Programs the agent tested; ``solved_within_episode`` is whether one (or the final
+                code) passes the judging tests.
+        """
+        final = self._judge(code) if code else None
+        if teach_result is None and code:
+            teach_result = final if self.split.shared(self.task) else self._run_teach(code)
+        first = self._judge(first_code) if first_code else None
+        programs = dict.fromkeys([*tried, *([code] if code else [])])
+        hidden_pf = 0.0 if final is None else final.pass_fraction
+        return {
+            "final_passed": bool(final is not None and final.passed),
+            "final_pass_fraction": hidden_pf,
+            "hidden_passed": bool(final is not None and final.passed),
+            "hidden_pass_fraction": hidden_pf,
+            "visible_passed": bool(teach_result is not None and teach_result.passed),
+            "visible_pass_fraction": 0.0 if teach_result is None else teach_result.pass_fraction,
+            "pass_at_1": bool(first is not None and first.passed),
+            "solved_within_episode": any(self._judge(p).passed for p in programs),
+            "final_code": code or "",
+        }
+
     def _charge(self, tokens: int, llm_calls: int, cached: int = 0) -> None:
         # a cached generation costs what it cost when made: rewards and infos never see the cache
         self._tokens += int(tokens)
@@ -110,12 +192,13 @@ class EpisodeEnv(PromptGymEnv):
         super().reset(seed=seed)
         options = dict(options or {})
         self.task = pick_task(self.tasks, self.np_random, options)
-        self._seed_base = int(self.np_random.integers(2**31 - 1))
+        self._seed_base = int(self.np_random.integers(self.sampling_seeds or 2**31 - 1))
         self._steps = 0
         self._done = False
         self._tokens = self._llm_calls = self._executions = self._calls = 0
         self._log = [f"task {self.task.task_id}"]
         self._last_parts = {}
+        self._judged = {}
         self._start_episode(options)
         return self._state(), self._info({})
 
@@ -158,6 +241,7 @@ class EpisodeEnv(PromptGymEnv):
             "steps": self._steps,
             "action_mask": self.action_masks().astype(np.int8),
             "reward_parts": dict(parts),
+            "n_visible_tests": self.n_visible_tests,
         }
         info.update(self._progress_info())
         info.update(extra or {})

@@ -15,8 +15,9 @@ GENERATE, RUN_TESTS, DEBUG, SEARCH, STOP = range(5)
 class ScriptedExecutivePolicy:
     """generate -> test -> (debug -> test)* with one SEARCH after a failed repair, then stop.
 
-    Reads only ``info`` (``action_mask``, ``passed``, ``code``, ``last_action``, ``context_present``),
-    so it follows the three Executive episode shapes.
+    Reads only ``info`` (``action_mask``, ``passed``, ``code``, ``last_action``, ``context_present``,
+    ``n_visible_tests``), so it follows the three Executive episode shapes. On a task without
+    visible tests it stops after the first program: a new one would be written as blind.
     """
 
     def __call__(self, obs: Any, info: dict[str, Any]) -> int:
@@ -28,6 +29,8 @@ class ScriptedExecutivePolicy:
             return RUN_TESTS
         if not info.get("code"):
             return GENERATE if mask[GENERATE] else STOP
+        if info.get("n_visible_tests", 1) == 0:
+            return STOP
         failed_repair = info.get("last_action") == "RUN_TESTS" and info.get("debugs", 0) >= 1
         if failed_repair and not info.get("context_present") and mask[SEARCH]:
             return SEARCH

@@ -27,8 +27,8 @@ _N_SCALARS = 9
 class ExecutiveRewards:
     """Reward weights of :class:`ExecutiveEnv`."""
 
-    solved: float = 1.0  # stopping with code that passes the tests
-    failed_stop: float = -0.2  # stopping (or running out of steps) without passing code
+    solved: float = 1.0  # ending with code that passes the hidden tests (judged at the end)
+    failed_stop: float = -0.2  # ending (STOP or out of steps) with code that fails them, or none
     step_cost: float = 0.01  # every step
     llm_call_cost: float = 0.0  # every LLM call
     invalid_action: float = -0.05  # a masked action (no-op)
@@ -55,61 +55,78 @@ class ExecutiveEnv(EpisodeEnv):
 
     ## Description
     An agent drives a coder (an LLM, or the scripted test double) on a programming task:
-    it writes code, runs the task's visible tests (MBPP's ``test_list``), repairs the code from
-    the failures, retrieves similar solved MBPP *train* tasks as context, and decides when to stop.
-    The final reward is judged on the same tests.
+    it writes code, runs the task's visible tests, repairs the code from their failures, retrieves
+    similar solved MBPP *train* tasks as context, and decides when to stop. The episode is judged
+    at its end on the task's hidden tests, which nothing sees before (``feedback="visible"``,
+    the ``-v1`` ids; see :class:`promptgym.tasks.Task` for the split per dataset). The coder gets
+    the task's visible view: an MBPP prompt shows only the first assert. With ``feedback="all"``
+    (the ``-v0`` ids) the standard tests (MBPP's ``test_list``, HumanEval's ``check()``) both
+    give the feedback and judge, as before the split.
 
     ## Action Space
     ``Discrete(5)``: 0 GENERATE (write fresh code, with retrieved context if any), 1 RUN_TESTS,
     2 DEBUG (``coder.repair(task, code, feedback, context)``), 3 SEARCH (put the ``k`` most similar
     solved MBPP-train tasks, never the task itself, into the context), 4 STOP.
     Masks (``action_masks()`` and ``info["action_mask"]``): GENERATE is masked once the code is
-    known to pass or after ``max_generations``; RUN_TESTS needs untested code; DEBUG needs a known
-    failure of the current code and fewer than ``max_debugs`` repairs; SEARCH is masked right after
-    a SEARCH and after ``max_searches``; STOP is always allowed. A masked action is a no-op that
+    known to pass the visible tests or after ``max_generations``; RUN_TESTS needs untested code and
+    a task with visible tests (89 HumanEval tasks have none: there RUN_TESTS and so DEBUG stay
+    masked, ``info["n_visible_tests"] == 0``, and the agent stops blind); DEBUG needs a known
+    visible failure of the current code and fewer than ``max_debugs`` repairs; SEARCH is masked
+    right after a SEARCH and after ``max_searches``; STOP is always allowed. A masked action is a no-op that
     costs ``rewards.invalid_action`` and sets ``info["invalid_action"] = True``.
 
     ## Observation Space
-    ``"box"``: float32 ``Box(0, 1)`` of step fraction, has code, tested, last pass fraction, best
-    pass fraction, generate/debug/search counts (normalised), context present, last action one-hot
-    (6: none + 5 actions), last status one-hot (7: none + the sandbox statuses), then the prompt
-    embedding (384) when ``prompt_embedding=True``. ``"dict"``: ``{"state": Box, "last_action":
+    ``"box"``: float32 ``Box(0, 1)`` of step fraction, has code, tested, last visible pass fraction,
+    best visible pass fraction, generate/debug/search counts (normalised), context present, last
+    action one-hot (6: none + 5 actions), last status one-hot (7: none + the sandbox statuses),
+    then the prompt embedding (384) when ``prompt_embedding=True``. ``"dict"``: ``{"state": Box, "last_action":
     Discrete(6), "last_status": Discrete(7)}`` (+ ``"prompt"`` Box). Text is only in ``info``.
 
     ## Rewards
-    :class:`ExecutiveRewards`: ``solved`` on STOP with passing code, ``failed_stop`` on STOP (or
-    truncation) without, ``-step_cost`` per step, ``-llm_call_cost`` per LLM call,
+    :class:`ExecutiveRewards`: ``solved`` on STOP (or truncation) with code that passes the hidden
+    tests, ``failed_stop`` without, ``-step_cost`` per step, ``-llm_call_cost`` per LLM call,
     ``invalid_action`` for masked actions; the parts are in ``info["reward_parts"]``.
 
     ## Starting State
     A task drawn with ``np_random`` (or ``options={"task_id": ...}``); no code, no context.
 
     ## Episode End
-    Terminated on STOP; truncated after ``max_steps``. The final info carries ``final_passed``
-    (the final code passes), ``pass_at_1`` (the FIRST generated program passes: one generation),
-    ``solved_within_episode`` (some code passed during the episode) and ``final_pass_fraction``.
-    Every info has ``task_id, pass_fraction, passed, tokens, llm_calls, executions, action_mask,
-    reward_parts, invalid_action`` (step infos).
+    Terminated on STOP; truncated after ``max_steps``. Only then are the hidden tests run, and
+    the final info carries ``final_passed`` (= ``hidden_passed``: the final code passes the hidden
+    tests), ``final_pass_fraction`` (= ``hidden_pass_fraction``), ``visible_passed`` and
+    ``visible_pass_fraction`` (the final code on the visible tests), ``pass_at_1`` (the FIRST
+    generated program passes the hidden tests: one generation), ``solved_within_episode`` (a
+    tested program or the final code passes the hidden tests) and ``final_code``. Every info has
+    ``task_id, pass_fraction, passed`` (both on the visible tests), ``tokens, llm_calls,
+    executions, action_mask, reward_parts, n_visible_tests, invalid_action`` (step infos).
 
     ## Arguments
     ``dataset, split, task_ids, tasks, coder, sandbox, sandbox_kwargs, embedder ("minilm"|"hash"),
     k (retrieved tasks), rewards (ExecutiveRewards or dict), observation ("box"|"dict"),
-    prompt_embedding, max_steps, max_generations, max_debugs, max_searches, timeout, render_mode``.
+    prompt_embedding, max_steps, max_generations, max_debugs, max_searches, timeout, feedback
+    ("visible"|"all"), sampling_seeds (None: fresh coder seeds each episode; K: one of K seed streams,
+    so revisited states hit the generation cache), render_mode``.
 
     ## Registered Configurations
-    ``Executive-MBPP-v0`` (MBPP train split by default; ``split="test"`` to evaluate) and
-    ``Executive-HumanEval-v0`` (HumanEval's test split), 12 steps.
+    ``Executive-MBPP-v1`` (MBPP train split by default; ``split="test"`` to evaluate) and
+    ``Executive-HumanEval-v1`` (HumanEval's test split), 12 steps, ``feedback="visible"``; the
+    ``-v0`` ids are the same with ``feedback="all"``.
 
     ## Version History
-    v0: first version.
+    * v1: visible tests teach (RUN_TESTS, DEBUG feedback, the coder's prompt), hidden tests judge
+      (terminal reward, ``final_passed``, ``pass_at_1``), run only at the episode's end; info
+      reports both. On HumanEval success no longer means "passes after being shown the failures
+      of ``check()``", so it is comparable with HumanEval pass@1.
+    * v0: first version; the standard tests both teach and judge (``feedback="all"``).
 
     >>> from promptgym.coders.scripted import ScriptedCoder
     >>> env = ExecutiveEnv(task_ids=["MBPP/601"], coder=ScriptedCoder(), embedder="hash")
     >>> obs, info = env.reset(seed=0)
     >>> [env.step(a)[4]["passed"] for a in (GENERATE, RUN_TESTS)]
     [False, True]
-    >>> env.step(STOP)[1] > 0.9
-    True
+    >>> _, reward, _, _, info = env.step(STOP)
+    >>> reward > 0.9, info["visible_passed"], info["hidden_passed"]
+    (True, True, True)
     >>> env.close()
     """
 
@@ -134,6 +151,8 @@ class ExecutiveEnv(EpisodeEnv):
         max_debugs: int = 4,
         max_searches: int = 2,
         timeout: float = 5.0,
+        feedback: str = "visible",
+        sampling_seeds: int | None = None,
         render_mode: str | None = None,
     ) -> None:
         if dataset == "humaneval" and split == "train":
@@ -146,7 +165,7 @@ class ExecutiveEnv(EpisodeEnv):
             check_int(name, value, minimum)
         self.rewards = coerce_rewards(ExecutiveRewards, rewards)
         self._init_engine(resolve_tasks(dataset, split, task_ids, tasks), EnvParts(coder, sandbox, sandbox_kwargs),
-                          max_steps, observation, render_mode, timeout)
+                          max_steps, observation, render_mode, timeout, feedback, sampling_seeds)
         self.embedder, self.k = embedder, k
         self.prompt_embedding = bool(prompt_embedding)
         self.max_generations, self.max_debugs, self.max_searches = max_generations, max_debugs, max_searches
@@ -174,24 +193,18 @@ class ExecutiveEnv(EpisodeEnv):
         self.counts = {GENERATE: 0, DEBUG: 0, SEARCH: 0}
         self.last_pf = self.best_pf = 0.0
         self.first_code: str | None = None
-        self.first_result: ExecutionResult | None = None
-        self.solved = False
+        self.tested: list[str] = []  # programs run on the visible tests, judged at the end
         self._prompt_vec = _prompt_vector(self.embedder, self.task.prompt) if self.prompt_embedding else None
 
     def _valid_actions(self) -> np.ndarray:
         passed = self.result is not None and self.result.passed
         return np.array([
             not passed and self.counts[GENERATE] < self.max_generations,
-            self.code is not None and self.result is None,
+            self.code is not None and self.result is None and self.n_visible_tests > 0,
             self.result is not None and not self.result.passed and self.counts[DEBUG] < self.max_debugs,
             self.last_action != SEARCH and self.counts[SEARCH] < self.max_searches,
             True,
         ], dtype=bool)
-
-    def _run(self, code: str) -> ExecutionResult:
-        assert self.task is not None
-        self._executions += 1
-        return self._parts.sandbox.run(**self.task.job(code, timeout=self.timeout))
 
     def _set_code(self, code: str) -> None:
         self.code, self.result = code, None
@@ -200,10 +213,11 @@ class ExecutiveEnv(EpisodeEnv):
 
     def _feedback(self) -> str:
         assert self.result is not None and self.task is not None
+        # Built from the visible run alone: these are the only tests the coder may read.
         lines = [f"Status: {self.result.status}"]
         if self.result.error:
             lines.append(f"Error: {self.result.error}")
-        for test, out in zip(self.task.tests, self.result.tests):
+        for test, out in zip(self.task.test_set(self.split.teach), self.result.tests):
             if not out.passed:
                 lines.append(f"Failed: {test}" + (f"  ({out.error})" if out.error else ""))
         return "\n".join(lines)
@@ -222,23 +236,21 @@ class ExecutiveEnv(EpisodeEnv):
         parts: dict[str, float] = {}
         calls_before = self._llm_calls
         if action == GENERATE:
-            s = self._parts.coder.write(self.task, context=self.context, seed=self._next_seed())
+            s = self._parts.coder.write(self.agent_task, context=self.context, seed=self._next_seed())
             self._charge(s.tokens, s.llm_calls, s.cached)
             self._set_code(s.code)
             self.counts[GENERATE] += 1
             self._log.append(f"{self._steps}: GENERATE ({s.tokens} tokens)")
         elif action == RUN_TESTS:
             assert self.code is not None
-            self.result = self._run(self.code)
-            if self.code == self.first_code and self.first_result is None:
-                self.first_result = self.result
+            self.result = self._run_teach(self.code)
+            self.tested.append(self.code)
             self.last_status, self.last_pf = self.result.status, self.result.pass_fraction
             self.best_pf = max(self.best_pf, self.last_pf)
-            self.solved = self.solved or self.result.passed
             self._log.append(f"{self._steps}: RUN_TESTS -> {self.result.status} ({self.last_pf:.2f})")
         elif action == DEBUG:
             assert self.code is not None
-            s = self._parts.coder.repair(self.task, self.code, self._feedback(), context=self.context,
+            s = self._parts.coder.repair(self.agent_task, self.code, self._feedback(), context=self.context,
                                          seed=self._next_seed())
             self._charge(s.tokens, s.llm_calls, s.cached)
             self._set_code(s.code)
@@ -255,20 +267,11 @@ class ExecutiveEnv(EpisodeEnv):
         return parts, action == STOP
 
     def _finish(self, truncated: bool) -> tuple[dict[str, float], dict[str, Any]]:
-        # judge the final code on the task's tests (reusing the result when it was already run)
-        final = self.result if self.result is not None else (self._run(self.code) if self.code else None)
-        final_passed = bool(final is not None and final.passed)
-        if self.first_code is not None and self.first_result is None:
-            self.first_result = final if self.first_code == self.code else self._run(self.first_code)
-        self.solved = self.solved or final_passed
-        part = self.rewards.solved if final_passed else self.rewards.failed_stop
-        return {"solved" if final_passed else "failed_stop": part}, {
-            "final_passed": final_passed,
-            "final_pass_fraction": 0.0 if final is None else final.pass_fraction,
-            "pass_at_1": bool(self.first_result is not None and self.first_result.passed),
-            "solved_within_episode": self.solved,
-            "final_code": self.code or "",
-        }
+        # The episode has ended: only now are the hidden tests run (reusing runs under feedback="all").
+        info = self._judgement(self.code, self.first_code, self.result, self.tested)
+        if info["final_passed"]:
+            return {"solved": self.rewards.solved}, info
+        return {"failed_stop": self.rewards.failed_stop}, info
 
     # -- observation / info / render ----------------------------------------------------------------
     def _state(self) -> Any:

@@ -30,8 +30,8 @@ _BULLET = re.compile(r"^\s*(?:[-*+•]|\(?\d+[.):]|step\s*\d+[.):]?)\s*", re.IGN
 class HierarchicalRewards:
     """Reward weights of :class:`HierarchicalEnv`."""
 
-    evaluate: float = 0.2  # times the gain in best composite pass fraction at EVALUATE
-    final: float = 1.0  # times the composite pass fraction of the final code at STOP/truncation
+    evaluate: float = 0.2  # times the gain in best composite visible pass fraction at EVALUATE
+    final: float = 1.0  # times the final code's composite hidden pass fraction at STOP/truncation
     step_cost: float = 0.01
     llm_call_cost: float = 0.0
     invalid_action: float = -0.05
@@ -58,7 +58,7 @@ def build_composites(tasks: Sequence[Task], per: int, n: int, seed: int = 0) -> 
 
 
 def composite(parts: Sequence[Task]) -> Task:
-    """One task asking for all ``parts``' functions: union of tests, setups concatenated."""
+    """One task asking for all ``parts``' functions: union of each test set, setups concatenated."""
     if len(parts) == 1:
         return parts[0]
     first = parts[0]
@@ -69,7 +69,9 @@ def composite(parts: Sequence[Task]) -> Task:
     return Task(task_id=f"{prefix}/composite/{ids}", prompt=prompt, entry_point=first.entry_point,
                 tests=tuple(t for p in parts for t in p.tests), setup="\n".join(setups),
                 reference=integrate([p.reference for p in parts], [p.entry_point for p in parts]),
-                dataset=first.dataset, split=first.split)
+                dataset=first.dataset, split=first.split,
+                visible_tests=tuple(t for p in parts for t in p.visible_tests),
+                hidden_tests=tuple(t for p in parts for t in p.hidden_tests))
 
 
 def parse_plan(text: str, expected: int) -> list[str] | None:
@@ -158,47 +160,59 @@ class HierarchicalEnv(EpisodeEnv):
 
     ## Description
     Each episode is a composite task (``MBPP/composite/11+12+13``: one prompt asking for all the
-    parts' functions, the union of their tests, their setups concatenated), built deterministically
-    with a seeded rng from the split's tasks; ``tasks_per_composite=1`` gives the single-task case.
-    The high-level agent plans subtasks, runs each as an Executive episode driven by
-    ``executive_policy``, merges the sub-solutions and evaluates the composite tests.
+    parts' functions, the union of their visible, hidden and standard tests, their setups
+    concatenated), built deterministically with a seeded rng from the split's tasks;
+    ``tasks_per_composite=1`` gives the single-task case. The high-level agent plans subtasks,
+    runs each as an Executive episode driven by ``executive_policy``, merges the sub-solutions and
+    evaluates them on the composite's visible tests; the hidden tests judge the final code at the
+    episode's end, and nothing sees them before (``feedback="visible"``, ``-v1``). Sub-episodes get
+    the subtask's visible view, so their own verdict (``sub_passed``) is on the visible tests too.
+    With ``feedback="all"`` (``-v0``) the standard tests do both, as before the split.
 
     ## Action Space
     ``Discrete(6)``: 0 PLAN (``coder.ask`` splits the prompt, one subtask per line; falls back to the
     known parts when the plan does not have one line per part), 1 EXECUTE (the next subtask as an
     internal :class:`ExecutiveEnv` with the same coder & sandbox), 2 INTEGRATE (merge, renaming
-    clashing helpers via ast), 3 EVALUATE (composite tests in the sandbox), 4 REPLAN (after a failed
-    evaluation: a new plan, sub-solutions cleared), 5 STOP. Masks follow that order; STOP is always
+    clashing helpers via ast), 3 EVALUATE (the composite's visible tests in the sandbox), 4 REPLAN
+    (after a failed evaluation: a new plan, sub-solutions cleared), 5 STOP. Masks follow that order; STOP is always
     allowed; a masked action is a no-op with ``rewards.invalid_action`` and ``info["invalid_action"]``.
 
     ## Observation Space
     ``"box"``: float32 ``Box(0, 1)``: step fraction, has plan, plan fell back, executed fraction,
-    integrated, evaluated, last pass fraction, best pass fraction, replans (normalised), mean
-    sub-episode pass, then the last action one-hot (7). ``"dict"``: ``{"state", "last_action"}``.
+    integrated, evaluated, last visible pass fraction, best visible pass fraction, replans
+    (normalised), mean sub-episode (visible) pass, then the last action one-hot (7). ``"dict"``:
+    ``{"state", "last_action"}``.
 
     ## Rewards
-    :class:`HierarchicalRewards`: ``evaluate`` x gain in best composite pass fraction at EVALUATE,
-    ``final`` x composite pass fraction of the final code at STOP/truncation, ``-step_cost`` per
-    step, ``-llm_call_cost`` per LLM call, ``invalid_action``; parts in ``info["reward_parts"]``.
+    :class:`HierarchicalRewards`: ``evaluate`` x gain in best composite visible pass fraction at
+    EVALUATE, ``final`` x composite hidden pass fraction of the final code at STOP/truncation,
+    ``-step_cost`` per step, ``-llm_call_cost`` per LLM call, ``invalid_action``; parts in
+    ``info["reward_parts"]``.
 
     ## Starting State
     A composite drawn with ``np_random`` (or ``options={"task_id": ...}``); no plan.
 
     ## Episode End
-    Terminated on STOP, truncated after ``max_steps``; the final info has ``final_passed``,
-    ``final_pass_fraction``, ``solved_within_episode`` and ``pass_at_1`` (the first integrated
-    program passes).
+    Terminated on STOP, truncated after ``max_steps``; only then are the hidden tests run. The
+    final info has ``final_passed`` (= ``hidden_passed``), ``final_pass_fraction`` (=
+    ``hidden_pass_fraction``), ``visible_passed``, ``visible_pass_fraction``,
+    ``solved_within_episode`` (an evaluated program or the final code passes the hidden tests) and
+    ``pass_at_1`` (the first integrated program passes the hidden tests). EVALUATE is masked on a
+    composite without visible tests (``info["n_visible_tests"] == 0``).
 
     ## Arguments
     ``dataset, split, task_ids, tasks, coder, sandbox, sandbox_kwargs, embedder, tasks_per_composite
     (2), n_composites (50), composite_seed, executive_policy (callable or SB3-like), executive_kwargs,
-    rewards, observation, max_steps, max_replans, timeout, render_mode``.
+    rewards, observation, max_steps, max_replans, timeout, feedback ("visible"|"all"), render_mode``.
 
     ## Registered Configurations
-    ``Hierarchical-MBPP-v0`` (MBPP train split, 10 steps).
+    ``Hierarchical-MBPP-v1`` (MBPP train split, 10 steps, ``feedback="visible"``);
+    ``Hierarchical-MBPP-v0`` is the same with ``feedback="all"``.
 
     ## Version History
-    v0: first version.
+    * v1: visible tests teach (EVALUATE, its reward, sub-episodes and their ``sub_passed``), hidden
+      tests judge (``final`` reward, ``final_passed``, ``pass_at_1``) at the episode's end only.
+    * v0: first version; the standard tests both teach and judge (``feedback="all"``).
 
     >>> from promptgym.coders.scripted import ScriptedCoder
     >>> env = HierarchicalEnv(task_ids=["MBPP/601", "MBPP/602"], coder=ScriptedCoder(), embedder="hash")
@@ -207,8 +221,9 @@ class HierarchicalEnv(EpisodeEnv):
     ...     _, r, term, trunc, info = env.step(a)
     >>> info["pass_fraction"]
     1.0
-    >>> env.step(STOP)[4]["final_passed"]
-    True
+    >>> info = env.step(STOP)[4]
+    >>> info["final_passed"], info["visible_passed"]
+    (True, True)
     >>> env.close()
     """
 
@@ -234,6 +249,7 @@ class HierarchicalEnv(EpisodeEnv):
         max_steps: int = 10,
         max_replans: int = 1,
         timeout: float = 5.0,
+        feedback: str = "visible",
         render_mode: str | None = None,
     ) -> None:
         if dataset == "humaneval" and split == "train":
@@ -247,7 +263,7 @@ class HierarchicalEnv(EpisodeEnv):
         self._subtasks = {comp.task_id: parts for comp, parts in built}
         self.rewards = coerce_rewards(HierarchicalRewards, rewards)
         self._init_engine([c for c, _ in built], EnvParts(coder, sandbox, sandbox_kwargs), max_steps, observation,
-                          render_mode, timeout)
+                          render_mode, timeout, feedback)
         self.embedder, self.max_replans = embedder, max_replans
         self.tasks_per_composite = per
         as_policy(executive_policy)  # fails now, not at the first EXECUTE
@@ -267,12 +283,12 @@ class HierarchicalEnv(EpisodeEnv):
         self.solutions: list[str | None] = []
         self.sub_passed: list[bool] = []
         self.code: str | None = None
-        self.result: ExecutionResult | None = None
-        self.first_result: ExecutionResult | None = None
+        self.result: ExecutionResult | None = None  # the current code on the visible tests
+        self.first_code: str | None = None
+        self.evaluated: list[str] = []  # programs EVALUATEd, judged at the end
         self.last_action = -1
         self.replans = 0
         self.last_pf = self.best_pf = 0.0
-        self.solved = False
 
     def _valid_actions(self) -> np.ndarray:
         executed = self.plan is not None and all(s is not None for s in self.solutions)
@@ -281,7 +297,7 @@ class HierarchicalEnv(EpisodeEnv):
             self.plan is None,
             self.plan is not None and not executed,
             executed and self.code is None,
-            self.code is not None and self.result is None,
+            self.code is not None and self.result is None and self.n_visible_tests > 0,
             evaluated_fail and self.replans < self.max_replans,
             True,
         ], dtype=bool)
@@ -304,7 +320,9 @@ class HierarchicalEnv(EpisodeEnv):
         assert self.plan is not None
         i = self.solutions.index(None)
         part = self.parts_of[i]
-        sub = replace(part, prompt=self.plan[i])  # same id/tests; the planned wording
+        # same id and tests, the planned wording; under feedback="visible" the visible view, so the
+        # sub-episode's verdict (sub_passed, seen by this env's agent) is on visible tests too
+        sub = replace(self.split.agent_task(part), prompt=self.plan[i])
         env = self._executive_env(sub, self._parts.coder, self._parts.sandbox)
         policy = as_policy(self.executive_policy)
         obs, info = env.reset(seed=self._next_seed())
@@ -321,13 +339,9 @@ class HierarchicalEnv(EpisodeEnv):
 
     def _executive_env(self, task: Task, coder: Any, sandbox: Any) -> ExecutiveEnv:
         """The Executive env of one subtask, with this env's coder, sandbox and executive_kwargs."""
-        kwargs = {"embedder": self.embedder, "timeout": self.timeout, **self.executive_kwargs}
+        kwargs = {"embedder": self.embedder, "timeout": self.timeout, "feedback": self.feedback,
+                  **self.executive_kwargs}
         return ExecutiveEnv(tasks=[task], coder=coder, sandbox=sandbox, **kwargs)
-
-    def _evaluate(self, code: str) -> ExecutionResult:
-        assert self.task is not None
-        self._executions += 1
-        return self._parts.sandbox.run(**self.task.job(code, timeout=self.timeout))
 
     def _apply(self, action: int) -> tuple[dict[str, float], bool]:
         parts: dict[str, float] = {}
@@ -343,16 +357,16 @@ class HierarchicalEnv(EpisodeEnv):
         elif action == INTEGRATE:
             self.code = integrate([s or "" for s in self.solutions], [p.entry_point for p in self.parts_of])
             self.result = None
+            if self.first_code is None:
+                self.first_code = self.code
             self._log.append(f"{self._steps}: INTEGRATE")
         elif action == EVALUATE:
             assert self.code is not None
-            self.result = self._evaluate(self.code)
-            if self.first_result is None:
-                self.first_result = self.result
+            self.result = self._run_teach(self.code)
+            self.evaluated.append(self.code)
             self.last_pf = self.result.pass_fraction
             gain = max(0.0, self.last_pf - self.best_pf)
             self.best_pf = max(self.best_pf, self.last_pf)
-            self.solved = self.solved or self.result.passed
             parts["evaluate"] = self.rewards.evaluate * gain
             self._log.append(f"{self._steps}: EVALUATE -> {self.result.status} ({self.last_pf:.2f})")
         else:
@@ -363,17 +377,9 @@ class HierarchicalEnv(EpisodeEnv):
         return parts, action == STOP
 
     def _finish(self, truncated: bool) -> tuple[dict[str, float], dict[str, Any]]:
-        final = self.result if self.result is not None else (self._evaluate(self.code) if self.code else None)
-        if self.first_result is None and final is not None:
-            self.first_result = final
-        pf = 0.0 if final is None else final.pass_fraction
-        final_passed = bool(final is not None and final.passed)
-        self.solved = self.solved or final_passed
-        return {"final": self.rewards.final * pf}, {
-            "final_passed": final_passed, "final_pass_fraction": pf, "solved_within_episode": self.solved,
-            "pass_at_1": bool(self.first_result is not None and self.first_result.passed),
-            "final_code": self.code or "",
-        }
+        # The episode has ended: only now are the hidden tests run (reusing runs under feedback="all").
+        info = self._judgement(self.code, self.first_code, self.result, self.evaluated)
+        return {"final": self.rewards.final * info["final_pass_fraction"]}, info
 
     def _state(self) -> Any:
         k = max(1, len(self.parts_of))

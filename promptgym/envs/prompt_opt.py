@@ -14,8 +14,10 @@ from gymnasium import spaces
 
 from promptgym.embeddings import DIM, get_embedder
 from promptgym.envs._common import (
+    NO_VISIBLE_TESTS,
     EnvParts,
     PromptGymEnv,
+    TestSplit,
     as_action,
     check_embedder,
     check_int,
@@ -46,11 +48,14 @@ class PromptOptRewards:
     growth_cost: float = 0.1  # per unit of prompt growth, measured in original-prompt lengths
     drift_penalty: float = 0.5  # when similarity to the original falls below the threshold
     invalid_action_penalty: float = 0.1  # for a masked action (which is a no-op)
+    # times the final code's hidden pass fraction, once, at the episode's end; 0 by default so the
+    # reward is shaped by the visible tests alone (v0 had no terminal part either)
+    final_pass: float = 0.0
 
 
 def error_class(result: ExecutionResult | None) -> int:
-    """Index in ERROR_CLASSES of the kind of failure in ``result``."""
-    if result is None or result.status == "passed":
+    """Index in ERROR_CLASSES of the kind of failure in ``result`` ("none" also when there was nothing to run)."""
+    if result is None or result.status == "passed" or result.error == NO_VISIBLE_TESTS:
         return 0
     if result.status == "timeout":
         return 4
@@ -73,7 +78,13 @@ class PromptOptEnv(PromptGymEnv):
     clarifying phrase, sentence reorder, function signature, test example, output format, LLM
     paraphrase kept only while similar in meaning to the original, or one EPiC-style genetic
     generation), reverts the last edit, or stops. After an edit the coder writes code from the
-    new prompt and the sandbox runs the task's tests.
+    new prompt and the sandbox runs the task's visible tests; the hidden tests judge the final
+    code once the episode ends, and nothing sees them before (``feedback="visible"``, ``-v1``; see
+    :class:`promptgym.tasks.Task` for the split per dataset). Coders and operators get the task's
+    visible view: ``add_example`` and ``add_signature`` read only the visible tests, the genetic
+    operator's fitness is the visible pass fraction. A task without visible tests (89 HumanEval
+    tasks) runs nothing mid-episode: its pass fraction stays 0 and ``info["n_visible_tests"]``
+    says why. With ``feedback="all"`` (``-v0``) the standard tests do everything, as before.
 
     ## Action Space
     ``Discrete(len(operators) + 2)``: action ``i < len(operators)`` applies ``operators[i]``, then
@@ -83,35 +94,46 @@ class PromptOptEnv(PromptGymEnv):
 
     ## Observation Space
     ``"box"`` (default): ``Box(395,)`` float32 = sentence embedding of the current prompt (384),
-    then step fraction, pass fraction, best pass fraction, similarity to the original, length
+    then step fraction, visible pass fraction, best visible pass fraction, similarity to the original, length
     ratio (to the original), then a one-hot of the last error class (none, assertion, exception,
     syntax, timeout, other). ``"dict"``: ``{"embedding": Box(384), "scalars": Box(5),
     "last_error": Discrete(6)}``. Text (prompt, code, notes) is in ``info``.
 
     ## Rewards
-    ``delta_pass * (pass - previous pass)`` + ``full_pass_bonus`` on first full pass
-    - ``llm_call_cost * llm calls`` - ``growth_cost * growth / original length``
-    - ``drift_penalty`` if similarity < threshold - ``invalid_action_penalty`` for a masked action.
+    On the visible tests: ``delta_pass * (pass - previous pass)`` + ``full_pass_bonus`` on first
+    full pass - ``llm_call_cost * llm calls`` - ``growth_cost * growth / original length``
+    - ``drift_penalty`` if similarity < threshold - ``invalid_action_penalty`` for a masked action;
+    at the end, ``final_pass * hidden pass fraction`` (weight 0 by default).
 
     ## Starting State
     A task drawn with ``self.np_random`` (or ``options={"task_id": ...}``), its original prompt,
     evaluated once (``info["executions"] == 1``).
 
     ## Episode End
-    Terminates on ``stop`` and, with ``stop_on_pass=True``, when every test passes. Truncation
-    comes from ``max_episode_steps`` at registration.
+    Terminates on ``stop`` and, with ``stop_on_pass=True``, when every visible test passes;
+    truncated after ``max_steps`` (the same 8 as ``max_episode_steps`` at registration, so the env
+    knows its last step). Only then are the hidden tests run; the final info has ``final_passed``
+    (= ``hidden_passed``), ``final_pass_fraction`` (= ``hidden_pass_fraction``), ``visible_passed``,
+    ``visible_pass_fraction``, ``pass_at_1`` (the original prompt's program passes the hidden tests)
+    and ``final_code``.
 
     ## Arguments
     dataset, split, task_ids, tasks, coder, sandbox, sandbox_kwargs, operators (names or
     Operator instances), embedder ("minilm", or "hash" for a cheap hashed bag-of-words),
     similarity_threshold, rewards, observation ("box" | "dict"), stop_on_pass, max_steps,
-    timeout, render_mode.
+    timeout, feedback ("visible" | "all"), render_mode.
 
     ## Registered Configurations
-    ``PromptOpt-MBPP-v0`` (MBPP train) and ``PromptOpt-HumanEval-v0`` (HumanEval test).
+    ``PromptOpt-MBPP-v1`` (MBPP train) and ``PromptOpt-HumanEval-v1`` (HumanEval test), 8 steps,
+    ``feedback="visible"``; the ``-v0`` ids are the same with ``feedback="all"``.
 
     ## Version History
-    * v0: initial version.
+    * v1: visible tests teach (per-step reward, observation, ``stop_on_pass``, operators, genetic
+      fitness, the coder's prompt), hidden tests judge (``final_passed``, ``pass_at_1``, the
+      optional ``final_pass`` reward) at the episode's end only; info reports both. The env now
+      truncates itself at ``max_steps`` (under either ``feedback``; the registered ids did at the
+      same step through ``max_episode_steps``), so it knows when to judge.
+    * v0: initial version; the standard tests do everything (``feedback="all"``).
 
     Example (scripted coder, hashed embedder):
         >>> env = PromptOptEnv(coder="scripted", embedder="hash", task_ids=["MBPP/601"])
@@ -121,6 +143,8 @@ class PromptOptEnv(PromptGymEnv):
         >>> obs, reward, terminated, truncated, info = env.step(env.operator_names.index("add_example"))
         >>> "For example" in info["prompt"]
         True
+        >>> info["n_visible_tests"], terminated, info["final_passed"]
+        (1, True, True)
         >>> env.close()
     """
 
@@ -141,10 +165,13 @@ class PromptOptEnv(PromptGymEnv):
         stop_on_pass: bool = True,
         max_steps: int = 8,
         timeout: float = 5.0,
+        feedback: str = "visible",
         render_mode: str | None = None,
     ) -> None:
         if dataset == "humaneval" and split == "train":
             split = "test"  # HumanEval has only a test split
+        self.split = TestSplit(feedback)
+        self.feedback = feedback
         self.tasks = resolve_tasks(dataset, split, task_ids, tasks)
         self._parts = EnvParts(coder, sandbox, sandbox_kwargs)
         self.cache_hits = 0  # generations served from the cache over the env's life (never in infos)
@@ -192,15 +219,21 @@ class PromptOptEnv(PromptGymEnv):
         return self._embedder
 
     def _evaluate(self, prompt: str) -> tuple[ExecutionResult, str]:
-        """Write code from ``prompt`` and run the tests; cached per episode (same prompt, same code)."""
+        """Write code from ``prompt`` and run the visible tests; cached per episode (same prompt, same code)."""
         if prompt in self._evals:
             return self._evals[prompt]
         assert self._task is not None
-        sample = self._parts.coder.write(self._task, prompt=prompt, seed=self._coder_seed)
-        result = self._parts.sandbox.run(**self._task.job(sample.code, timeout=self.timeout))
+        sample = self._parts.coder.write(self._view, prompt=prompt, seed=self._coder_seed)
+        if self._view.test_set(self.split.teach):
+            result = self._parts.sandbox.run(**self._task.job(sample.code, tests=self.split.teach,
+                                                              timeout=self.timeout))
+            self._step_cost["executions"] += 1
+            if self.split.shared(self._task):  # feedback="all": the same run is also the verdict
+                self._judged[sample.code] = result
+        else:
+            result = self.split.no_visible_result()
         self._step_cost["tokens"] += sample.tokens
         self._step_cost["llm_calls"] += sample.llm_calls
-        self._step_cost["executions"] += 1
         self.cache_hits += int(sample.cached)  # reported apart: rewards and infos never see the cache
         self._evals[prompt] = (result, sample.code)
         return result, sample.code
@@ -211,13 +244,41 @@ class PromptOptEnv(PromptGymEnv):
         return self._ctx
 
     def _fitness(self, prompt: str) -> float:
+        # the genetic operator's fitness: the visible pass fraction, never a hidden outcome
         return self._evaluate(prompt)[0].pass_fraction
+
+    def _judge(self, code: str) -> ExecutionResult:
+        """``code`` on the judging tests: only at the episode's end (cached per episode)."""
+        assert self._task is not None
+        if code not in self._judged:
+            if not self._ended:
+                raise RuntimeError("the judging tests run only once the episode has ended")
+            self._judged[code] = self._parts.sandbox.run(**self._task.job(code, tests=self.split.judge,
+                                                                          timeout=self.timeout))
+            self._step_cost["executions"] += 1
+        return self._judged[code]
+
+    def _judgement(self) -> dict[str, Any]:
+        """The terminal info: the final code on both sets, the original prompt's program on the judging set."""
+        assert self._task is not None
+        final, first = self._judge(self._code), self._judge(self._evals[self._task.prompt][1])
+        visible = self._result if self._view.test_set(self.split.teach) else None
+        return {
+            "final_passed": final.passed, "final_pass_fraction": final.pass_fraction,
+            "hidden_passed": final.passed, "hidden_pass_fraction": final.pass_fraction,
+            "visible_passed": bool(visible is not None and visible.passed),
+            "visible_pass_fraction": 0.0 if visible is None else visible.pass_fraction,
+            "pass_at_1": first.passed, "final_code": self._code,
+        }
 
     # -- gym API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Pick a task, evaluate its original prompt, return the first observation."""
         super().reset(seed=seed)
         self._task = pick_task(self.tasks, self.np_random, options)
+        self._view = self.split.agent_task(self._task)  # what coder and operators may see
+        self._judged: dict[str, ExecutionResult] = {}
+        self._ended = False
         self._coder_seed = int(self.np_random.integers(0, 2**31 - 1))
         self._evals: dict[str, tuple[ExecutionResult, str]] = {}
         self._totals = {"tokens": 0, "llm_calls": 0, "executions": 0}
@@ -226,7 +287,7 @@ class PromptOptEnv(PromptGymEnv):
         self._history: list[str] = []
         self._steps = 0
         self._ctx = MutationContext(
-            task=self._task, original=self._task.prompt, rng=self.np_random, evaluate=self._fitness,
+            task=self._view, original=self._task.prompt, rng=self.np_random, evaluate=self._fitness,
             similarity_threshold=self.similarity_threshold,
         )
         self._result, self._code = self._evaluate(self._prompt)
@@ -286,9 +347,15 @@ class PromptOptEnv(PromptGymEnv):
             parts["drift"] = -w.drift_penalty
         if self.stop_on_pass and pf >= 1.0:
             terminated = True
-        info = self._info(parts)
+        truncated = not terminated and self._steps >= self.max_steps
+        final: dict[str, Any] = {}
+        if terminated or truncated:
+            self._ended = True  # from here on the hidden tests may run
+            final = self._judgement()
+            parts["final_pass"] = w.final_pass * final["hidden_pass_fraction"]
+        info = {**self._info(parts), **final}
         self._add_costs()
-        return self._obs(), float(sum(parts.values())), terminated, False, info
+        return self._obs(), float(sum(parts.values())), terminated, truncated, info
 
     def _add_costs(self) -> None:
         for k, v in self._step_cost.items():
@@ -335,6 +402,7 @@ class PromptOptEnv(PromptGymEnv):
             "status": self._result.status, "last_error": ERROR_CLASSES[error_class(self._result)],
             "similarity": self._similarity(), **totals, "action_mask": self.action_masks().astype(np.int8),
             "reward_parts": dict(parts), "rewards": asdict(self.rewards), **self._last,
+            "n_visible_tests": len(self._view.test_set(self.split.teach)),
         }
 
     def _render_text(self) -> str:

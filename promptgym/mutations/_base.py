@@ -22,13 +22,15 @@ class MutationContext:
     """What an operator may use besides the prompt it edits.
 
     Attributes:
-        task: The task whose prompt is edited.
+        task: The task whose prompt is edited, as the agent may see it: the envs pass its visible view
+            (``Task.visible_view()``), so an operator reading ``task.tests`` reads visible tests only.
         original: The task's original prompt (meaning-drift is measured against it).
         rng: The env's random generator; operators draw every random choice from it.
         coder: The coder, for LLM-driven operators (paraphrase, genetic); None disables them.
         embedder: Sentence embedder for similarity checks; None disables the semantic operators.
-        evaluate: ``prompt -> pass fraction`` (runs coder + sandbox); the genetic operator's fitness.
-        current_fitness: The current prompt's pass fraction, when known (saves one evaluation).
+        evaluate: ``prompt -> pass fraction`` on the visible tests (runs coder + sandbox); the genetic
+            operator's fitness. Never a hidden-test outcome: those judge the episode at its end.
+        current_fitness: The current prompt's visible pass fraction, when known (saves one evaluation).
         similarity_threshold: Minimum similarity to ``original`` an LLM rewrite must keep.
         scratch: Per-episode state an operator may keep (the genetic population); the env clears it.
     """

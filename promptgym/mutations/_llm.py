@@ -79,7 +79,8 @@ class Paraphrase(Operator):
 class Genetic(Operator):
     """One generation of an EPiC-style evolution of prompt variants; the best becomes the prompt.
 
-    The population (``population`` variants with their fitness = test pass fraction) lives in
+    The population (``population`` variants with their fitness = ``ctx.evaluate``, the visible-test
+    pass fraction in the envs) lives in
     ``ctx.scratch`` for the episode. Each application breeds ``offspring`` children by LLM
     crossover of two tournament-picked parents (probability ``crossover_rate``, once there are
     two) or LLM mutation of one, drops children that drift below the similarity threshold

@@ -37,8 +37,8 @@ def _is_entry_call(node: ast.AST, names: tuple[str, ...]) -> bool:
 
 @lru_cache(maxsize=1024)
 def examples(task: Task, max_len: int = 200) -> tuple[Example, ...]:
-    """The assertions in the task's tests that call its entry point, as examples (HumanEval's
-    ``candidate`` is renamed to the entry point)."""
+    """The assertions in ``task.tests`` that call its entry point, as examples (``candidate`` is
+    renamed to the entry point). The envs pass the task's visible view, so these are visible tests."""
     names = (task.entry_point, "candidate")
     out: list[Example] = []
     for snippet in task.tests:

@@ -1,4 +1,11 @@
-"""MBPP (Austin et al., 2021): the full 974 tasks and the 427 sanitized ones, with standard splits."""
+"""MBPP (Austin et al., 2021): the full 974 tasks and the 427 sanitized ones, with standard splits.
+
+The test split (part of an env's version): the first assert of ``test_list`` is visible (the
+MBPP prompt an env's coder gets shows only it); all of ``test_list`` plus ``challenge_test_list``
+judge (the full MBPP has challenge asserts for 11 tasks, all in the test split: MBPP/11, 16, 20,
+23, 25, 26, 28, 42, 43, 44, 47; the sanitized file has none). ``tests`` stays ``test_list``, the
+standard set that published MBPP pass@k judges with.
+"""
 
 from __future__ import annotations
 
@@ -90,6 +97,7 @@ def _read_records(variant: str, path: str | os.PathLike[str] | None) -> list[dic
 def _to_task(rec: dict[str, Any], variant: str) -> Task:
     number = int(rec["task_id"])
     tests = tuple(rec["test_list"])
+    challenge = tuple(rec.get("challenge_test_list") or ())
     reference = rec["code"].replace("\r\n", "\n")
     setup = rec.get("test_setup_code", "") or ""
     if rec.get("test_imports"):
@@ -103,6 +111,8 @@ def _to_task(rec: dict[str, Any], variant: str) -> Task:
         reference=reference,
         dataset=variant,
         split=split_of(number),
+        visible_tests=tests[:1],
+        hidden_tests=tests + challenge,
     )
 
 

@@ -5,6 +5,9 @@ style tasks, ``fn_name``) and ``solutions``. Script tasks become test snippets t
 trusted judge runs: ``stdio(input)`` runs the program as a script on that input and returns what it
 printed, ``same_output(got, expected, mode)`` compares ("exact", "tokens": whitespace-normalised,
 or "float": tokens with numbers equal within 1e-6). The comparison is chosen per task.
+
+The test split: TACO records carry one list of cases, so the first case is visible (what an agent
+may run) and every case judges (``Task``'s default for loaders without a split of their own).
 """
 
 from __future__ import annotations

@@ -1,0 +1,192 @@
+"""`promptgym finetune`: fine-tune a code LLM with execution rewards (TRL + PEFT), then evaluate before/after.
+
+    promptgym finetune grpo --model embedded --dataset mbpp --preset fast
+    promptgym finetune rloo --config run.yaml
+    promptgym finetune reward --feedback ratings.csv
+    promptgym finetune grpo --reward-model runs/finetune/smollm2-135m-mbpp-reward-lora/merged --reward-model-weight 0.2
+    promptgym finetune dpo --pairs pairs.jsonl
+    promptgym finetune export-ppo --framework verl --out ppo_data
+
+Settings layer as ``family defaults < --preset < --config run.yaml < flags < --set key=value`` (any field of
+TRL's config for the method, e.g. ``--set beta=0.04 --set use_vllm=true``). Runs are named
+``{model}-{dataset}-{method}-lora`` under ``runs/finetune/``; TensorBoard logs go to the run folder
+(``--report-to wandb`` for Weights & Biases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from promptgym.error import UsageError
+
+__all__ = ["main"]
+
+METHODS = ("grpo", "rloo", "dpo", "reward")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="promptgym finetune", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("method", help="grpo | rloo | dpo | reward | export-ppo")
+    p.add_argument("--model", default=None, help="'embedded' (SmolLM2-135M GGUF, default), a .gguf, a folder or a hub id")
+    p.add_argument("--dataset", default=None, help="mbpp (default) | taco (train split); humaneval is evaluation only")
+    p.add_argument("--dataset-path", default=None, help="local file/folder of the dataset")
+    p.add_argument("--config", default=None, help="run.yaml: method, model, dataset, preset and any config field")
+    p.add_argument("--preset", default=None, help="fast | research | full")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--epochs", type=float, default=None, help="num_train_epochs")
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--train-limit", type=int, default=None, help="first N train tasks")
+    p.add_argument("--output-dir", default=None, help="default runs/finetune/{model}-{dataset}-{method}-lora")
+    p.add_argument("--report-to", default=None, help="tensorboard (default) | wandb | none")
+    p.add_argument("--pairs", default=None, help="dpo: JSONL of {prompt, chosen, rejected}")
+    p.add_argument("--feedback", default=None, help="reward: CSV prompt,response,rating / JSON(L) records / pairs")
+    p.add_argument("--reward-model", default=None, help="grpo/rloo: a merged reward model folder to mix in")
+    p.add_argument("--reward-model-weight", type=float, default=None, help="its weight (execution reward: 1.0)")
+    p.add_argument("--quality-weight", type=float, default=None, help="weight of the code-quality term (0 = off)")
+    p.add_argument("--use-vllm", action="store_true", help="generate with vLLM through TRL (needs vllm and a GPU)")
+    p.add_argument("--qlora", action="store_true", help="4-bit base weights (bitsandbytes; CUDA only)")
+    p.add_argument("--merge", action="store_true", help="also save the LoRA merged into a full model")
+    p.add_argument("--no-eval", action="store_true", help="skip the before/after evaluation")
+    p.add_argument("--eval-limit", type=int, default=None, help="tasks per benchmark in the before/after evaluation")
+    p.add_argument("--eval-n", type=int, default=None, help="samples per task (10 gives pass@1/5/10)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config field (YAML value)")
+    p.add_argument("--framework", default="verl", help="export-ppo: verl | openrlhf")
+    p.add_argument("--out", default="ppo_data", help="export-ppo: output folder")
+    return p
+
+
+def _yaml(path: str) -> dict[str, Any]:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--config {path}: no such file")
+    data = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path}: expected a mapping of settings")
+    return data
+
+
+def _sets(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: write KEY=VALUE")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def resolve(argv: list[str] | None) -> tuple[str, dict[str, Any], argparse.Namespace]:
+    """``(method, config settings, args)`` from the command line and ``--config``."""
+    args = _parser().parse_args(argv)
+    settings = _yaml(args.config) if args.config else {}
+    method = args.method
+    if method == "export-ppo":
+        return method, settings, args
+    if method not in METHODS:
+        from promptgym.error import did_you_mean
+
+        raise UsageError(f"unknown method {method!r}.{did_you_mean(method, [*METHODS, 'export-ppo'])} "
+                         f"Choose one of {', '.join(METHODS)} or export-ppo.")
+    if settings.get("method", method) != method:
+        raise UsageError(f"--config says method {settings['method']!r} but the command says {method!r}")
+    settings.pop("method", None)
+    flags = {"model_name": args.model, "dataset": args.dataset, "dataset_path": args.dataset_path,
+             "max_steps": args.max_steps, "num_train_epochs": args.epochs, "learning_rate": args.learning_rate,
+             "train_limit": args.train_limit, "output_dir": args.output_dir, "report_to": args.report_to,
+             "pairs_path": args.pairs, "feedback_path": args.feedback, "reward_model_path": args.reward_model,
+             "reward_model_weight": args.reward_model_weight, "quality_weight": args.quality_weight,
+             "eval_limit": args.eval_limit, "eval_n": args.eval_n}
+    if args.use_vllm:
+        flags["use_vllm"] = True
+    if args.qlora:
+        flags["qlora"] = True
+    if args.merge:
+        flags["merge_adapter"] = True
+    if "model" in settings:
+        settings["model_name"] = settings.pop("model")
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    settings.update(_sets(args.set))
+    return method, settings, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``promptgym finetune``."""
+    method, settings, args = resolve(argv)
+    if method == "export-ppo":
+        from agents.finetune.export import export_ppo
+
+        files = export_ppo(args.framework, args.out, dataset=args.dataset or settings.get("dataset", "mbpp"),
+                           limit=args.train_limit, path=args.dataset_path)
+        for name, path in files.items():
+            print(f"{name}: {path}")
+        return 0
+
+    from agents.finetune.trainers import env_offline
+
+    if settings.get("model_name", "embedded") == "embedded":
+        env_offline()
+    from agents.finetune.config import build_config
+    from agents.finetune.model import check_supported, is_encoder_decoder, load_model
+    from agents.finetune.trainers import finish, make_dpo_trainer, make_online_trainer, make_reward_trainer
+
+    preset = settings.pop("preset", None) if args.preset is None else args.preset
+    settings.pop("preset", None)
+    model_name = settings.get("model_name", "embedded")
+    try:
+        config = build_config(method, model=model_name, dataset=settings.get("dataset", "mbpp"), preset=preset,
+                              overrides=settings)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if method == "dpo" and config.pairs_path is None:
+        raise UsageError("dpo needs --pairs FILE.jsonl (records {prompt, chosen, rejected})")
+    if method == "reward" and config.feedback_path is None:
+        raise UsageError("reward needs --feedback FILE (.csv prompt,response,rating; .json/.jsonl; or pairs)")
+    if method in ("grpo", "rloo") and config.dataset == "humaneval":
+        raise UsageError("HumanEval has no train split; train on mbpp or taco (HumanEval is in the before/after report)")
+
+    kind = "reward" if method == "reward" else None
+    model, tok = load_model(config.model_name, kind=kind, load_in_4bit=config.qlora)
+    check_supported(method, model)
+    print(f"promptgym finetune: {method} run {config.run_name} -> {config.output_dir}", file=sys.stderr)
+    reward = None
+    if method in ("grpo", "rloo"):
+        trainer, reward = make_online_trainer(method, config, model=model, tokenizer=tok)
+    elif method == "dpo":
+        trainer = make_dpo_trainer(config, model=model, tokenizer=tok)
+    else:
+        trainer = make_reward_trainer(config, model=model, tokenizer=tok)
+    evaluate = method != "reward" and not args.no_eval and not is_encoder_decoder(model)
+    if evaluate:
+        config.merge_adapter = True  # the evaluation generates with the merged model
+    try:
+        trainer.train()
+    finally:
+        if reward is not None:
+            reward.close()
+    paths = finish(trainer, config, method)
+    summary: dict[str, Any] = {"run_name": config.run_name, "method": method, "paths": paths,
+                               "log_history": trainer.state.log_history}
+    if reward is not None:
+        summary["reward"] = {**reward.config(), "executions": reward.stats.executions,
+                             "sandbox_runs": reward.stats.sandbox_runs,
+                             "extraction_failures": reward.stats.extraction_failures}
+    if evaluate:
+        from agents.finetune.report import evaluate_before_after, markdown
+
+        report = evaluate_before_after(config.model_name, paths["merged"], n=config.eval_n, limit=config.eval_limit,
+                                       out=Path(config.output_dir) / "eval")
+        summary["before_after"] = report
+        print(markdown(report))
+    out = Path(config.output_dir) / "run_summary.json"
+    out.write_text(json.dumps(summary, indent=1, default=str))
+    print(f"wrote {out}")
+    return 0
