@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from agents.finetune.feedback import load_feedback, preference_dataset, to_pairs
-from agents.finetune.rewards import ExecutionReward, RewardWeights, hidden_tests, judge_job
+from agents.finetune.rewards import ExecutionReward, RewardWeights, judge_job
 from promptgym.error import UsageError
 from promptgym.tasks import Task
 
@@ -69,18 +69,13 @@ def test_gaming_completion_gets_no_pass_reward(reward: ExecutionReward) -> None:
     assert rows[0]["reward"] <= 0.0 and rows[0]["status"] != "passed"
 
 
-def test_rewards_judge_on_hidden_tests() -> None:
-    class WithHidden:  # the coming Task.hidden_tests: rewards must judge on those, not on the visible ones
-        task_id, entry_point, code_prefix = "toy/h", "add", ""
-        tests = ("assert add(1, 2) == 3",)
-        hidden_tests = ("assert add(2, 2) == 4",)
-
-        def job(self, program: str, **limits: Any) -> dict[str, Any]:
-            return {"program": program, "tests": list(self.tests), "setup": "", "entry_point": "add", **limits}
-
-    assert hidden_tests(WithHidden()) == ("assert add(2, 2) == 4",)
-    assert judge_job(WithHidden(), "x = 1", timeout=1.0)["tests"] == ["assert add(2, 2) == 4"]
-    assert hidden_tests(ADD) == ADD.tests  # before the split lands: all tests
+def test_rewards_judge_on_hidden_tests(reward: ExecutionReward) -> None:
+    # visible: the first test only; a program passing it but failing the hidden one earns no all-pass bonus
+    task = Task("toy/h", "add", "add", ("assert add(1, 2) == 3",), visible_tests=("assert add(1, 2) == 3",),
+                hidden_tests=("assert add(1, 2) == 3", "assert add(2, 2) == 4"))
+    assert judge_job(task, "x = 1", timeout=1.0)["tests"] == list(task.hidden_tests)
+    rows = ExecutionReward([task], sandbox=reward.sandbox).score([fenced("def add(a, b):\n    return 3\n")], ["toy/h"])
+    assert rows[0]["parts"]["pass_fraction"] == 0.5 and rows[0]["parts"]["all_pass"] == 0.0
 
 
 def test_reward_errors_say_how_to_fix() -> None:

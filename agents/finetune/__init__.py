@@ -2,7 +2,7 @@
 
 The public surface, loaded on first use (``import agents.finetune`` imports neither torch nor TRL):
 
-- rewards: :class:`ExecutionReward` (TRL's reward signature), :class:`RewardWeights`, :func:`hidden_tests`,
+- rewards: :class:`ExecutionReward` (TRL's reward signature), :class:`RewardWeights`,
   :func:`quality_scores`, :func:`quality_reward`;
 - human feedback: :func:`load_feedback`, :func:`preference_dataset`;
 - models: :func:`load_model`, :func:`lora_config`, :func:`merge_adapter`;
@@ -20,7 +20,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ExecutionReward": "rewards", "RewardWeights": "rewards", "hidden_tests": "rewards", "judge_job": "rewards",
+    "ExecutionReward": "rewards", "RewardWeights": "rewards", "judge_job": "rewards",
     "quality_scores": "quality", "quality_reward": "quality", "QUALITY_WEIGHTS": "quality",
     "load_feedback": "feedback", "preference_dataset": "feedback", "to_pairs": "feedback",
     "load_model": "model", "lora_config": "model", "merge_adapter": "model",
@@ -47,7 +47,6 @@ __all__ = [
     "export_for_openrlhf",
     "export_for_verl",
     "finish",
-    "hidden_tests",
     "judge_job",
     "load_feedback",
     "load_model",

@@ -57,9 +57,7 @@ from agents.finetune.export import compute_score, reward_func  # noqa: F401
 
 def judge_spec(task: Any) -> str:
     """The JSON ``ground_truth``/``label`` for a task: what the sandbox needs to judge a program on hidden tests."""
-    from agents.finetune.rewards import hidden_tests
-
-    return json.dumps({"task_id": task.task_id, "entry_point": task.entry_point, "tests": list(hidden_tests(task)),
+    return json.dumps({"task_id": task.task_id, "entry_point": task.entry_point, "tests": list(task.hidden_tests),
                        "setup": task.setup, "code_prefix": task.code_prefix, "kind": task.kind})
 
 

@@ -32,25 +32,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PARTS", "ExecutionReward", "RewardWeights", "completion_text", "hidden_tests", "judge_job"]
+__all__ = ["PARTS", "ExecutionReward", "RewardWeights", "completion_text", "judge_job"]
 
 PARTS = ("pass_fraction", "all_pass", "syntax", "timeout", "quality")
 
 
-def hidden_tests(task: Any) -> tuple[str, ...]:
-    """The tests that judge a task: its hidden tests where the task has them, else all its tests.
-
-    The one place that knows about the visible/hidden split, so rewards work before and after
-    ``Task.hidden_tests`` exists.
-    """
-    return tuple(getattr(task, "hidden_tests", None) or task.tests)
-
-
 def judge_job(task: Any, program: str, **limits: Any) -> dict[str, Any]:
     """``Sandbox.run``/``run_many`` keyword arguments that judge ``program`` on the task's hidden tests."""
-    job = dict(task.job(program, **limits))
-    job["tests"] = list(hidden_tests(task))
-    return job
+    return task.job(program, tests="hidden", **limits)
 
 
 def completion_text(completion: Any) -> str:
