@@ -142,3 +142,27 @@ def test_openai_retries_then_reports_connection_error() -> None:
     be = make_backend("openai", base_url=f"http://127.0.0.1:{_free_port()}", max_retries=1, timeout=2)
     with pytest.raises(Error, match="after 2 attempts"):
         be.generate(["hi"], max_new_tokens=1)
+
+
+@pytest.mark.slow
+def test_transformers_backend_runs_an_encoder_decoder(tmp_path) -> None:
+    """A tiny T5 (built from a config, with the embedded model's tokenizer) generates from its decoder alone."""
+    from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+
+    from promptgym.assets import smollm2_gguf
+
+    gguf = smollm2_gguf()
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tok.save_pretrained(tmp_path)
+    config = T5Config(vocab_size=len(tok), d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2,
+                      d_kv=8, pad_token_id=tok.pad_token_id or 0, eos_token_id=tok.eos_token_id,
+                      decoder_start_token_id=tok.pad_token_id or 0)
+    T5ForConditionalGeneration(config).save_pretrained(tmp_path)
+    be = make_backend("transformers", model_path=str(tmp_path), device="cpu")
+    prompt = "Write a function add(a, b) that returns a + b."
+    out = be.generate([prompt, [{"role": "user", "content": prompt}]], max_new_tokens=6, temperature=0.0)
+    assert out[0][0].prompt_tokens == len(tok(prompt, add_special_tokens=False).input_ids)
+    for row in out:
+        assert 0 < row[0].completion_tokens <= 6 and row[0].prompt_tokens > 0
+        assert prompt not in row[0].text  # the decoder's text only: no echoed prompt
+    assert be._seq2seq

@@ -1,4 +1,4 @@
-"""Any Hugging Face causal LM through transformers: batched, left-padded, GPU+bf16 when available."""
+"""Any Hugging Face causal or encoder-decoder LM through transformers: batched, GPU+bf16 when available."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from promptgym.llm.base import Backend, Completion, Prompt
 
 
 class TransformersBackend(Backend):
-    """A causal LM from a hub id, a local folder, or a GGUF file (default: the embedded SmolLM2 GGUF).
+    """A causal LM from a hub id, a local folder, or a GGUF file (default: the embedded SmolLM2 GGUF),
+    or an encoder-decoder code model (CodeT5+ such as ``Salesforce/codet5p-770m-py``: its config says
+    ``is_encoder_decoder``; the prompt goes to the encoder, the completion is all the decoder writes).
 
     Seeds: a torch.Generator-free ``torch.manual_seed(seed + i)`` before sample i's batch; exact on
     CPU, but GPU kernels (bf16 matmuls, atomics) can make sampled text differ run to run.
@@ -32,6 +34,7 @@ class TransformersBackend(Backend):
         self.dtype = dtype
         self._model: Any = None
         self._tok: Any = None
+        self._seq2seq = False
 
     @property
     def model(self) -> str:
@@ -48,7 +51,7 @@ class TransformersBackend(Backend):
             return self._model, self._tok
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
         except ImportError as e:
             raise DependencyNotInstalled("The transformers backend needs torch and transformers") from e
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -58,11 +61,13 @@ class TransformersBackend(Backend):
         src = self._model_path
         if p.suffix == ".gguf":
             src, kw["gguf_file"] = str(p.parent), p.name  # transformers dequantises the GGUF
+        self._seq2seq = bool(getattr(AutoConfig.from_pretrained(src, **kw), "is_encoder_decoder", False))
         tok = AutoTokenizer.from_pretrained(src, **kw)
-        tok.padding_side = "left"  # decoder-only batching must pad on the left
+        tok.padding_side = "right" if self._seq2seq else "left"  # decoder-only batching must pad on the left
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
-        model = AutoModelForCausalLM.from_pretrained(src, torch_dtype=dtype, **kw).to(device).eval()
+        cls = AutoModelForSeq2SeqLM if self._seq2seq else AutoModelForCausalLM
+        model = cls.from_pretrained(src, torch_dtype=dtype, **kw).to(device).eval()
         self.device = device
         self._model, self._tok = model, tok
         return model, tok
@@ -70,6 +75,8 @@ class TransformersBackend(Backend):
     def _render(self, tok: Any, prompt: Prompt) -> str:
         if isinstance(prompt, str):
             return prompt
+        if getattr(tok, "chat_template", None) is None:  # code T5s have no chat template: the messages' text
+            return "\n\n".join(str(m.get("content", "")) for m in prompt)
         return tok.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
     def generate(self, prompts: Sequence[Prompt], n: int = 1, max_new_tokens: int = 256, temperature: float = 0.0,
@@ -95,7 +102,7 @@ class TransformersBackend(Backend):
                     kw.update(do_sample=False)
                 with torch.no_grad():
                     gen = model.generate(**enc, **kw)
-                new = gen[:, enc["input_ids"].shape[1]:]
+                new = gen if self._seq2seq else gen[:, enc["input_ids"].shape[1]:]  # a causal LM echoes the prompt
                 for j, row in enumerate(new):
                     ids = [t for t in row.tolist() if t != tok.pad_token_id]
                     text = tok.decode(ids, skip_special_tokens=True)
