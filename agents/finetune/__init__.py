@@ -9,7 +9,8 @@ The public surface, loaded on first use (``import agents.finetune`` imports neit
 - configs: :func:`build_config`, :data:`PRESETS`, :data:`FAMILY_DEFAULTS`, ``Exec*Config`` classes;
 - trainers: :func:`make_online_trainer` (GRPO, RLOO), :func:`make_dpo_trainer`, :func:`make_reward_trainer`,
   :func:`prompt_dataset`, :func:`finish`;
-- PPO elsewhere: :func:`export_for_verl`, :func:`export_for_openrlhf`.
+- PPO elsewhere: :func:`export_for_verl`, :func:`export_for_openrlhf`;
+- the offline DPO pipeline (:mod:`agents.finetune.pipeline`): :func:`run_pipeline`, :class:`PipelineSettings`.
 
 ``promptgym finetune --help`` is the command line (:mod:`agents.finetune.cli`).
 """
@@ -30,6 +31,7 @@ _EXPORTS = {
     "prompt_dataset": "trainers", "finish": "trainers",
     "export_for_verl": "export", "export_for_openrlhf": "export",
     "evaluate_before_after": "report",
+    "run_pipeline": "pipeline", "PipelineSettings": "pipeline",
 }
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "ExecRLOOConfig",
     "ExecutionReward",
     "PairDPOConfig",
+    "PipelineSettings",
     "PreferenceRewardConfig",
     "RewardWeights",
     "build_config",
@@ -59,6 +62,7 @@ __all__ = [
     "prompt_dataset",
     "quality_reward",
     "quality_scores",
+    "run_pipeline",
     "to_pairs",
 ]
 

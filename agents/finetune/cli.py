@@ -6,6 +6,7 @@
     promptgym finetune grpo --reward-model runs/finetune/smollm2-135m-mbpp-reward-lora/merged --reward-model-weight 0.2
     promptgym finetune dpo --pairs pairs.jsonl
     promptgym finetune export-ppo --framework verl --out ppo_data
+    promptgym finetune pipeline --stages baseline,train_gen,analysis,rl_build,train_dpo,test_after --run-dir runs/dpo1
 
 Settings layer as ``family defaults < --preset < --config run.yaml < flags < --set key=value`` (any field of
 TRL's config for the method, e.g. ``--set beta=0.04 --set use_vllm=true``). Runs are named
@@ -31,7 +32,7 @@ METHODS = ("grpo", "rloo", "dpo", "reward")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="promptgym finetune", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("method", help="grpo | rloo | dpo | reward | export-ppo")
+    p.add_argument("method", help="grpo | rloo | dpo | reward | export-ppo | pipeline (offline DPO: pipeline --help)")
     p.add_argument("--model", default=None, help="'embedded' (SmolLM2-135M GGUF, default), a .gguf, a folder or a hub id")
     p.add_argument("--dataset", default=None, help="mbpp (default) | taco (train split); humaneval is evaluation only")
     p.add_argument("--dataset-path", default=None, help="local file/folder of the dataset")
@@ -94,8 +95,8 @@ def resolve(argv: list[str] | None) -> tuple[str, dict[str, Any], argparse.Names
     if method not in METHODS:
         from promptgym.error import did_you_mean
 
-        raise UsageError(f"unknown method {method!r}.{did_you_mean(method, [*METHODS, 'export-ppo'])} "
-                         f"Choose one of {', '.join(METHODS)} or export-ppo.")
+        raise UsageError(f"unknown method {method!r}.{did_you_mean(method, [*METHODS, 'export-ppo', 'pipeline'])} "
+                         f"Choose one of {', '.join(METHODS)}, export-ppo or pipeline.")
     if settings.get("method", method) != method:
         raise UsageError(f"--config says method {settings['method']!r} but the command says {method!r}")
     settings.pop("method", None)
@@ -118,8 +119,78 @@ def resolve(argv: list[str] | None) -> tuple[str, dict[str, Any], argparse.Names
     return method, settings, args
 
 
+def _pipeline_parser() -> argparse.ArgumentParser:
+    from agents.finetune.pipeline import STAGES
+
+    p = argparse.ArgumentParser(
+        prog="promptgym finetune pipeline",
+        description="The offline DPO pipeline: each stage reads the previous stage's JSONL in --run-dir and writes "
+                    "<stage>.jsonl + <stage>.manifest.json; any stage can be re-run alone.")
+    p.add_argument("--stages", default="all", help=f"comma-separated, run in pipeline order: {','.join(STAGES)} (or all)")
+    p.add_argument("--run-dir", default="runs/pipeline", help="the run folder")
+    p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M GGUF), a .gguf, a folder or a hub id")
+    p.add_argument("--dataset", default="mbpp", help="dataset whose train split gives candidates and pairs")
+    p.add_argument("--dataset-path", default=None, help="local file/folder of the dataset")
+    p.add_argument("--tasks", type=int, default=16, help="first K train tasks")
+    p.add_argument("--task-ids", default=None, help="comma-separated train task ids instead of --tasks")
+    p.add_argument("--candidates", type=int, default=4, help="candidates per train task (>= 2)")
+    p.add_argument("--backend", default="llama_cpp", help="train_gen's backend: llama_cpp | transformers | openai")
+    p.add_argument("--template", default="auto")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0, help="sample i of a task uses seed + i")
+    p.add_argument("--cache", default=None, help="generation cache file (default: the project's)")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per program")
+    p.add_argument("--workers", type=int, default=None, help="sandbox workers")
+    p.add_argument("--max-pairs-per-task", type=int, default=8)
+    p.add_argument("--eval-dataset", default="mbpp", help="held-out benchmark (test split) of baseline/test_after")
+    p.add_argument("--eval-tasks", type=int, default=20)
+    p.add_argument("--eval-n", type=int, default=1, help="samples per held-out task (1: greedy)")
+    p.add_argument("--eval-backend", default="transformers", help="backend of baseline and test_after")
+    p.add_argument("--preset", default="fast", help="DPO preset: fast | research | full")
+    p.add_argument("--max-steps", type=int, default=None, help="DPO steps")
+    p.add_argument("--report-to", default=None, help="tensorboard (default) | wandb | none")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any DPOConfig field (YAML value)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def pipeline_main(argv: list[str]) -> int:
+    """``promptgym finetune pipeline``: run the offline DPO pipeline's stages (see :mod:`agents.finetune.pipeline`)."""
+    from agents.finetune.pipeline import PipelineSettings, parse_stages, read_manifest, run_pipeline
+
+    a = _pipeline_parser().parse_args(argv)
+    stages = parse_stages(a.stages)  # a typo fails before anything loads
+    dpo = _sets(a.set)
+    if a.max_steps is not None:
+        dpo["max_steps"] = a.max_steps
+    if a.report_to is not None:
+        dpo["report_to"] = a.report_to
+    settings = PipelineSettings(
+        run_dir=a.run_dir, model=a.model, dataset=a.dataset, dataset_path=a.dataset_path, tasks=a.tasks,
+        task_ids=[t.strip() for t in a.task_ids.split(",") if t.strip()] if a.task_ids else None,
+        candidates=a.candidates, backend=a.backend, template=a.template, temperature=a.temperature, top_p=a.top_p,
+        max_new_tokens=a.max_new_tokens, seed=a.seed, cache=a.cache, no_cache=a.no_cache, timeout=a.timeout,
+        workers=a.workers, max_pairs_per_task=a.max_pairs_per_task, eval_dataset=a.eval_dataset,
+        eval_tasks=a.eval_tasks, eval_n=a.eval_n, eval_backend=a.eval_backend, dpo_preset=a.preset, dpo_overrides=dpo,
+        progress=not a.no_progress)
+    manifests = run_pipeline(settings, stages)
+    for stage, path in manifests.items():
+        counts = read_manifest(path.parent, stage)["counts"]
+        print(f"{stage}: " + ", ".join(f"{k}={v}" for k, v in counts.items()) + f"  ({path})")
+    report = Path(settings.run_dir) / "report.md"
+    if "test_after" in manifests and report.is_file():
+        print(report.read_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``promptgym finetune``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "pipeline":
+        return pipeline_main(argv[1:])
     method, settings, args = resolve(argv)
     if method == "export-ppo":
         from agents.finetune.export import export_ppo
