@@ -36,14 +36,9 @@ def _records(path: Path) -> list[dict[str, Any]]:
         with path.open(newline="", encoding="utf-8") as f:
             return [dict(row) for row in csv.DictReader(f)]
     if suffix == ".jsonl":
-        rows = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise UsageError(f"{path}:{i} is not JSON ({e.msg}); write one JSON record per line") from None
-        return rows
+        from agents.finetune.pipeline.artifacts import read_jsonl
+
+        return read_jsonl(path, "write one JSON record per line")
     if suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict):

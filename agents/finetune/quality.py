@@ -16,7 +16,6 @@ those that run, so keep its weight small (``RewardWeights.quality``, e.g. 0.1).
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -25,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from promptgym.llm.extract import parses as valid_python
 
 from promptgym.error import DependencyNotInstalled
 
@@ -84,7 +85,7 @@ def max_complexity(code: str) -> int:
 def quality_scores(codes: Sequence[str], results: Sequence[Any] | None = None) -> list[QualityReport]:
     """Quality of each program; ``results`` are their :class:`evaluators.ExecutionResult` (or None: not run)."""
     results = list(results) if results is not None else [None] * len(codes)
-    parses = [_parses(c) for c in codes]
+    parses = [bool(c.strip()) and valid_python(c) for c in codes]
     lint = lint_counts([c if ok else "" for c, ok in zip(codes, parses)])
     out = []
     for code, ok, n_lint, res in zip(codes, parses, lint, results):
@@ -113,13 +114,3 @@ def quality_reward(completions: list[Any], entry_point: list[str] | None = None,
     eps = entry_point or [None] * len(completions)
     codes = [extract_code(completion_text(c), ep).code for c, ep in zip(completions, eps)]
     return [q.score for q in quality_scores(codes)]
-
-
-def _parses(code: str) -> bool:
-    if not code.strip():
-        return False
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True

@@ -25,7 +25,6 @@ whose ``__eq__`` always says True (test gaming) passes nothing and earns no pass
 
 from __future__ import annotations
 
-import ast
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -163,6 +162,7 @@ class ExecutionReward:
               prompts: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Every completion's reward parts and total (``{"reward", "parts", "status", "code", "issues"}``)."""
         from promptgym.llm import extract_code
+        from promptgym.llm.extract import parses
 
         tasks = [self._task(t) for t in task_ids]
         rows: list[dict[str, Any]] = []
@@ -170,7 +170,7 @@ class ExecutionReward:
             chat_prompt = prompts is not None and not isinstance(prompts[i], str)
             prefix = task.code_prefix if (task.code_prefix and not chat_prompt) else ""
             ex = extract_code(completion_text(c), task.entry_point, prefix=prefix)
-            ok = bool(ex.code.strip()) and _parses(ex.code)
+            ok = bool(ex.code.strip()) and parses(ex.code)
             rows.append({"code": ex.code, "issues": list(ex.issues), "status": "unparsed",
                          "extracted": bool(ex.code.strip()) and ex.entry_point_found, "parses": ok, "result": None})
         todo = [i for i, r in enumerate(rows) if r["parses"]]
@@ -244,11 +244,3 @@ class ExecutionReward:
 
     def __repr__(self) -> str:
         return f"ExecutionReward({len(self.tasks)} tasks, {self.weights})"
-
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True

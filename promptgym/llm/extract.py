@@ -6,7 +6,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["ExtractedCode", "extract_code"]
+__all__ = ["ExtractedCode", "extract_code", "parses"]
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 _CODE_START = re.compile(r"^(def |class |import |from |@|async def |assert |print\(|for |if |while |with |try:|"
@@ -22,7 +22,8 @@ class ExtractedCode:
     issues: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _parses(code: str) -> bool:
+def parses(code: str) -> bool:
+    """Whether ``code`` is valid Python (the empty program is)."""
     try:
         ast.parse(code)
     except (SyntaxError, ValueError):
@@ -36,12 +37,12 @@ def _defines(code: str, name: str) -> bool:
 
 def _trim_to_parse(code: str) -> tuple[str, bool]:
     """Drop trailing lines until the code parses (a truncated end); returns (code, trimmed?)."""
-    if _parses(code):
+    if parses(code):
         return code, False
     lines = code.rstrip().split("\n")
     for cut in range(len(lines) - 1, 0, -1):
         candidate = "\n".join(lines[:cut]).rstrip()
-        if candidate and _parses(candidate):
+        if candidate and parses(candidate):
             return candidate + "\n", True
     return code, False
 
@@ -55,7 +56,7 @@ def _strip_prose(text: str) -> str:
     kept: list[str] = []
     for ln in lines[start:]:
         # Prose after code: an unindented line that is not code and does not parse as a statement.
-        if kept and ln and not ln[0].isspace() and not _CODE_START.match(ln) and not _parses(ln):
+        if kept and ln and not ln[0].isspace() and not _CODE_START.match(ln) and not parses(ln):
             break
         kept.append(ln)
     return "\n".join(kept)
@@ -112,12 +113,12 @@ def extract_code(completion: str, entry_point: str | None = None, prefix: str = 
             code = with_ep[0]
             # Helpers defined in other blocks may be needed; add blocks that only define functions/imports.
             extras = [b for b in blocks if b is not code and not (entry_point and _defines(b, entry_point))
-                      and _parses(b) and all(isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom, ast.ClassDef))
+                      and parses(b) and all(isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom, ast.ClassDef))
                                              for n in ast.parse(b).body)]
             code = "\n\n".join([*extras, code]) if extras else code
         else:
             code = blocks[0]
-        if not _parses(code):
+        if not parses(code):
             code = _strip_prose(code)  # an unclosed fence can swallow the prose after it
         if len(blocks) > 1:
             issues.append(f"{len(blocks)} code blocks")
@@ -133,7 +134,7 @@ def extract_code(completion: str, entry_point: str | None = None, prefix: str = 
     code, n_dropped = _drop_test_statements(code)
     if n_dropped:
         issues.append(f"dropped {n_dropped} top-level test statement(s) (asserts, calls, __main__ block)")
-    if not _parses(code):
+    if not parses(code):
         issues.append("syntax error")
     found = True
     if entry_point:

@@ -42,15 +42,15 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSONL file (a line that is not JSON is a UsageError naming it)."""
+def read_jsonl(path: Path, fix: str = "re-run the stage that writes it") -> list[dict[str, Any]]:
+    """The records of a JSONL file (a line that is not JSON is a UsageError naming it, then ``fix``)."""
     out = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise UsageError(f"{path}:{i} is not JSON ({e.msg}); re-run the stage that writes it") from None
+                raise UsageError(f"{path}:{i} is not JSON ({e.msg}); {fix}") from None
     return out
 
 
