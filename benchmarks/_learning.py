@@ -42,10 +42,10 @@ def behaviour(rep: Any, action_names: tuple[str, ...], top: int = 4) -> list[dic
     """What an agent did: its most frequent action sequences, each with its share and hidden-test success."""
     counts: Counter[tuple[int, ...]] = Counter()
     solved: Counter[tuple[int, ...]] = Counter()
-    for r in rep.rows:
+    for r in rep.per_episode:
         seq = tuple(r.get("actions", ()))
         counts[seq] += 1
         solved[seq] += int(bool(r.get("success_rate")))
-    n = max(len(rep.rows), 1)
+    n = max(len(rep.per_episode), 1)
     return [{"sequence": " ".join(action_names[a] for a in seq), "share": f"{c / n:.2f}",
              "success": f"{solved[seq] / c:.2f}"} for seq, c in counts.most_common(top)]

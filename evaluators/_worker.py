@@ -420,7 +420,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uid", type=int, default=0, help="base of the unprivileged uids for runs (0: keep)")
     parser.add_argument("--listen", default="", help="unix socket path to serve on instead of stdin/stdout")
+    parser.add_argument("--cpu", type=int, default=None, help="run on this CPU only (with the zygote, judge, runs)")
     args = parser.parse_args()
+    if args.cpu is not None:
+        try:
+            os.sched_setaffinity(0, {args.cpu})  # before the zygote and the judge are forked: they inherit it
+        except OSError:  # not one of ours (a changed cpuset): the kernel places us
+            pass
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/mem, no ptrace, even for our own uid
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come back to us to be reaped
     if args.listen:

@@ -48,11 +48,15 @@ class Sandbox:
         cache: a ResultCache, a path for one, or None.
         max_output: bytes of stdout/stderr kept per run.
         image: the Docker image (docker backend only).
+        pin: each worker (with its zygote, judge and runs) on one CPU, round-robin over the CPUs this
+            process may use: a run's processes hand work to each other, and on one CPU they do it
+            without cross-CPU wake-ups and cold caches (MBPP references: 2 pinned workers on 2 cores
+            ran 1.1-1.3x the runs/s of unpinned ones). False leaves placement to the kernel.
     """
 
     def __init__(self, backend: str = "process", workers: int | None = None,
                  cache: ResultCache | str | os.PathLike[str] | None = None, max_output: int = 64 * 1024,
-                 image: str | None = None) -> None:
+                 image: str | None = None, pin: bool = True) -> None:
         if backend not in BACKENDS:
             from promptgym.error import did_you_mean
 
@@ -65,6 +69,8 @@ class Sandbox:
         self.cache = cache if isinstance(cache, ResultCache) or cache is None else ResultCache(cache)
         self.max_output = max_output
         self.image = image
+        self._cpus = sorted(os.sched_getaffinity(0)) if pin and hasattr(os, "sched_getaffinity") else []
+        self._started = 0  # workers started so far: the next one's CPU, round-robin
         self._idle: queue.Queue[Any] = queue.Queue()
         self._all: list[Any] = []
         self._lock = threading.Lock()
@@ -78,15 +84,18 @@ class Sandbox:
 
     # -- workers ---------------------------------------------------------------------------------
     def _new_worker(self) -> Any:
+        with self._lock:
+            cpu = self._cpus[self._started % len(self._cpus)] if self._cpus else None
+            self._started += 1
         if self.backend == "docker":
             if self._docker is None:
                 from evaluators._docker import DockerPool
 
                 self._docker = DockerPool(image=self.image)
-            worker = self._docker.new_worker()
+            worker = self._docker.new_worker(cpu)
         else:
             # a uid of its own per worker: NPROC is per user, and the sweep kills by uid
-            worker = ProcessWorker(uid=100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000)
+            worker = ProcessWorker(uid=100_000 + int.from_bytes(os.urandom(4), "big") % 1_000_000_000, cpu=cpu)
         self.network_isolated = bool(worker.hello.get("network_isolated"))
         self.stdlib = worker.hello.get("stdlib")
         with self._lock:

@@ -70,3 +70,16 @@ def test_missing_image_is_a_clear_error(client) -> None:  # noqa: ANN001
 
     with pytest.raises(SandboxError, match="not present and cannot be pulled"):
         Sandbox(backend="docker", workers=1, image="promptgym-no-such-image:0")
+
+
+def test_each_container_is_pinned_to_one_cpu_round_robin(client) -> None:  # noqa: ANN001
+    import os
+
+    cpus = sorted(os.sched_getaffinity(0))
+    with Sandbox(backend="docker", workers=2) as sb:
+        pinned = []
+        for w in sb._all:
+            w.container.reload()
+            pinned.append(w.container.attrs["HostConfig"]["CpusetCpus"])
+        assert sb.run(F, ["assert f(1) == 2"]).passed
+    assert pinned == [str(cpus[i % len(cpus)]) for i in range(2)]

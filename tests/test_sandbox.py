@@ -202,3 +202,14 @@ def test_a_closed_sandbox_leaves_no_cgroup_behind() -> None:
 def test_a_job_larger_than_the_socket_buffers_arrives_whole(sb: Sandbox) -> None:
     setup = "X = " + repr("a" * 3_000_000) + "\n"  # the job travels to the judge in one message
     assert sb.run(F, ["assert f(1) == 2 and len(X) == 3_000_000"], setup=setup).passed
+
+
+def test_workers_are_pinned_round_robin_unless_asked_not_to() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    with Sandbox(workers=3) as sb:
+        # the worker, its zygote and its judge (and so every run's child) share one CPU
+        assert [[sorted(os.sched_getaffinity(p)) for p in w.pids] for w in sb._all] == \
+            [[[cpus[i % len(cpus)]]] * 3 for i in range(3)]
+        assert sb.run(F, ["assert f(1) == 2"]).passed
+    with Sandbox(workers=1, pin=False) as sb:
+        assert all(sorted(os.sched_getaffinity(p)) == cpus for p in sb._all[0].pids)
