@@ -1,5 +1,7 @@
 """The before/after evaluation: the project's ``evaluate`` on the base and the fine-tuned model, one report.
 
+Judged on hidden tests (``promptgym evaluate --tests hidden``), as the training rewards are.
+
 Each model is run through :func:`promptgym.baseline.evaluate` (the ``transformers`` backend, the sandbox,
 the unbiased pass@k) on MBPP test and HumanEval; the report adds the code-quality column
 (:mod:`agents.finetune.quality`) and writes ``before_after.json`` and ``before_after.md``.
@@ -40,7 +42,7 @@ def evaluate_model(model: str | os.PathLike[str] | None, dataset: str = "mbpp", 
     args = argparse.Namespace(backend="transformers", model=_backend_model(model), base_url=None, dataset=dataset,
                               split=BENCHMARKS.get(dataset, "test"), template="auto", n=n, k=None, limit=limit,
                               temperature=None, top_p=0.95, max_new_tokens=max_new_tokens, seed=0, timeout=timeout,
-                              sandbox="process", no_cache=True, out=str(out))
+                              sandbox="process", no_cache=True, out=str(out), tests="hidden")
     rep = evaluate(args)
     samples = [s for t in rep["tasks"] for s in t["samples"]]
     quality = quality_scores([s["code"] for s in samples], [SimpleNamespace(status=s["status"]) for s in samples])
