@@ -143,62 +143,59 @@ class _ExecRewardArgs:
 
 
 @dataclass
-class ExecGRPOConfig(GRPOConfig, _ExecRewardArgs, _RunArgs):
+class _OurDefaults:
+    """Listed first in each config's bases: TRL defaults we change, and the checks every method runs."""
+
+    report_to: Any = field(default="tensorboard", metadata={"help": "tensorboard (default), wandb, or none"})
+    save_strategy: Any = field(default="epoch", metadata={"help": "adapters are saved per epoch"})
+
+    def __post_init__(self) -> None:
+        self._cpu_defaults()  # type: ignore[attr-defined]
+        super().__post_init__()  # type: ignore[misc]  # TRL's config
+        self._check_run_args()  # type: ignore[attr-defined]
+        self._check_method_args()
+
+    def _check_method_args(self) -> None:
+        """The method's own fields (each config fills it in)."""
+
+
+@dataclass
+class ExecGRPOConfig(_OurDefaults, GRPOConfig, _ExecRewardArgs, _RunArgs):
     """TRL's GRPOConfig plus the execution reward, LoRA and run fields (see :class:`_RunArgs`)."""
 
-    report_to: Any = field(default="tensorboard", metadata={"help": "tensorboard (default), wandb, or none"})
-    save_strategy: Any = field(default="epoch", metadata={"help": "adapters are saved per epoch"})
 
-    def __post_init__(self) -> None:
-        self._cpu_defaults()
-        super().__post_init__()
-        self._check_run_args()
+    def _check_method_args(self) -> None:
         self._check_reward_args()
 
 
 @dataclass
-class ExecRLOOConfig(RLOOConfig, _ExecRewardArgs, _RunArgs):
+class ExecRLOOConfig(_OurDefaults, RLOOConfig, _ExecRewardArgs, _RunArgs):
     """TRL's RLOOConfig plus the execution reward, LoRA and run fields."""
 
-    report_to: Any = field(default="tensorboard", metadata={"help": "tensorboard (default), wandb, or none"})
-    save_strategy: Any = field(default="epoch", metadata={"help": "adapters are saved per epoch"})
 
-    def __post_init__(self) -> None:
-        self._cpu_defaults()
-        super().__post_init__()
-        self._check_run_args()
+    def _check_method_args(self) -> None:
         self._check_reward_args()
 
 
 @dataclass
-class PairDPOConfig(DPOConfig, _RunArgs):
+class PairDPOConfig(_OurDefaults, DPOConfig, _RunArgs):
     """TRL's DPOConfig plus the LoRA and run fields; ``pairs_path`` is a JSONL of (prompt, chosen, rejected)."""
 
     pairs_path: str | None = field(default=None, metadata={"help": "JSONL of {prompt, chosen, rejected}"})
-    report_to: Any = field(default="tensorboard", metadata={"help": "tensorboard (default), wandb, or none"})
-    save_strategy: Any = field(default="epoch", metadata={"help": "adapters are saved per epoch"})
 
-    def __post_init__(self) -> None:
-        self._cpu_defaults()
-        super().__post_init__()
-        self._check_run_args()
+    def _check_method_args(self) -> None:
         if self.pairs_path is not None and not os.path.isfile(self.pairs_path):
             raise ValueError(f"pairs_path {self.pairs_path!r} is not a file: give a JSONL of {{prompt, chosen, rejected}} "
                              "records (the offline pipeline writes one)")
 
 
 @dataclass
-class PreferenceRewardConfig(RewardConfig, _RunArgs):
+class PreferenceRewardConfig(_OurDefaults, RewardConfig, _RunArgs):
     """TRL's RewardConfig plus the LoRA and run fields; ``feedback_path`` is human feedback to learn from."""
 
     feedback_path: str | None = field(default=None, metadata={"help": "CSV/JSON/JSONL of ratings or chosen/rejected pairs"})
-    report_to: Any = field(default="tensorboard", metadata={"help": "tensorboard (default), wandb, or none"})
-    save_strategy: Any = field(default="epoch", metadata={"help": "adapters are saved per epoch"})
 
-    def __post_init__(self) -> None:
-        self._cpu_defaults()
-        super().__post_init__()
-        self._check_run_args()
+    def _check_method_args(self) -> None:
         if self.feedback_path is not None and not os.path.exists(self.feedback_path):
             raise ValueError(f"feedback_path {self.feedback_path!r} does not exist: give a CSV (prompt,response,rating), "
                              "JSON/JSONL records or chosen/rejected pairs")
