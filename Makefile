@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup system demo test docker-up bench clean doctor
+.PHONY: setup system demo test docker-up bench benchmark-report clean doctor
 
 setup: $(STAMP)
 
@@ -54,6 +54,10 @@ test: setup docker-up
 
 bench: setup docker-up
 	$(PY) benchmarks/executor_throughput.py
+
+# docs/benchmark_report.md: train the learning benchmark's agents, benchmark them and the baselines, report
+benchmark-report: setup
+	PYTHONPATH=. $(PY) benchmarks/benchmark_report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

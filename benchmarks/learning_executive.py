@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._learning import row, write_tables  # noqa: E402
 
-ENV_ID = "Executive-MBPP-v0"
+ENV_ID = "Executive-MBPP-v1"
 ALGOS = ("maskable_ppo", "double_dqn")
 
 

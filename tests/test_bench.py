@@ -232,3 +232,35 @@ def test_published_suites_are_versioned_and_fixed() -> None:
     assert all(kw["split"] == "test" for kw in core.envs.values())
     assert {s.name for s in list_suites()} >= {"mbpp-core", "mbpp-smoke"}
     assert get_suite("mbpp-smoke").task_ids == core.task_ids[:5]
+
+
+def test_suite_kwargs_follow_the_suite_onto_other_envs() -> None:
+    from benchmarks.harness.runner import _resolve_suite
+
+    # the same family at another version keeps its env's kwargs; another family gets what every env shares
+    suite, envs = _resolve_suite("mbpp-core", ["Executive-MBPP-v0", "Hierarchical-MBPP-v1"])
+    assert envs == ["Executive-MBPP-v0", "Hierarchical-MBPP-v1"] and suite.name == "custom"
+    assert suite.envs == {"Executive-MBPP-v0": {"split": "test"}, "Hierarchical-MBPP-v1": {"split": "test"}}
+    assert len(suite.task_ids) == 50
+
+
+def test_leaderboard_numbers_never_use_exponents() -> None:
+    from benchmarks.harness.leaderboard import _fmt
+
+    assert _fmt(1234.4, 1) == "1,234"
+    assert _fmt(0.4567) == "0.457" and _fmt(float("nan")) == "n/a"
+    assert "e+" not in _fmt(2.5e6)
+
+
+def test_agents_that_ran_fewer_envs_are_compared_on_the_shared_ones() -> None:
+    from benchmarks.harness.leaderboard import ALL_ENVS, leaderboard
+    from benchmarks.harness.stats import score_table
+
+    eps = [{"agent": a, "agent_spec": a, "seed": 0, "env_id": e, "task_id": t, "success": a == "both",
+            "return": 0.0, "key": f"{a}{e}{t}"}
+           for a, envs in (("both", ("E", "P")), ("only_e", ("E",))) for e in envs for t in ("1", "2")]
+    table = score_table(eps)
+    assert table.tasks == ["E 1", "E 2"] and set(table.scores) == {"both", "only_e"}
+    assert "left out: P, which only_e did not run" in table.note
+    rows = leaderboard([{"header": {"suite": {"name": "custom"}, "envs": {}}, "episodes": eps}], reps=50)
+    assert {r.scope for r in rows} == {"E", "P"} and ALL_ENVS not in {r.scope for r in rows}

@@ -106,13 +106,13 @@ class LeaderboardRow:
 
 def leaderboard(results: Sequence[dict[str, Any]], reps: int = 2000, seed: int = 0) -> list[LeaderboardRow]:
     """Rows per suite group, scope (each env, then all envs) and agent, best IQM first within a scope."""
-    from benchmarks.harness.stats import aggregate_intervals, score_table
+    from benchmarks.harness.stats import aggregate_intervals, score_table, shared_envs
 
     rows: list[LeaderboardRow] = []
     for suite, episodes in group_episodes(results).items():
         envs = sorted({ep["env_id"] for ep in episodes})
         scopes = [(env, [ep for ep in episodes if ep["env_id"] == env]) for env in envs]
-        if len(envs) > 1:
+        if len(envs) > 1 and not shared_envs(episodes)[1]:  # only when every agent ran every env
             scopes.append((ALL_ENVS, episodes))
         for scope, eps in scopes:
             table = score_table(eps, "success")
@@ -147,7 +147,10 @@ def _nan_low(x: float) -> float:
 
 
 def _fmt(x: float, digits: int = 3) -> str:
-    return "n/a" if x is None or math.isnan(x) else f"{x:.{digits}g}" if abs(x) >= 1000 else f"{x:.{digits}f}"
+    """Fixed decimals; whole numbers with thousands separators from 1,000 up (token counts), never ``1e+03``."""
+    if x is None or math.isnan(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.{digits}f}"
 
 
 def to_markdown(rows: Sequence[LeaderboardRow], heading_level: int = 2) -> str:

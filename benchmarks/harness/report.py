@@ -299,10 +299,12 @@ def write_report(
         page.lines += [("None in these results yet. Add trained agents of the learning benchmarks with "
                        "`--agent LABEL=RUN_DIR` (one `--agent` per training seed under the same label: rliable "
                        "counts them as runs) and list their result folder in the same `promptgym report` command."), ""]
+    from benchmarks.harness import stats
+
     for suite, episodes in group_episodes(results).items():
-        envs = sorted({ep["env_id"] for ep in episodes})
-        scope = ALL_ENVS if len(envs) > 1 else envs[0]
-        order = list(dict.fromkeys(r.agent for r in rows if r.suite == suite and r.scope == scope))
+        envs, _ = stats.shared_envs(episodes)
+        scope = ALL_ENVS if len(envs) > 1 and len(envs) == len({ep["env_id"] for ep in episodes}) else ", ".join(envs)
+        order = list(dict.fromkeys(r.agent for r in rows if r.suite == suite and r.scope in (scope, *envs)))
         page.lines += [f"## {suite}", "", (f"### rliable: aggregates, performance profiles, probability of improvement "
                        f"({scope})"), ""]
         _rliable_section(page, episodes, suite, order, reps, seed)

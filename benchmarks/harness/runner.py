@@ -172,10 +172,12 @@ def _resolve_suite(suite: str | Suite | None, envs: Sequence[str] | None) -> tup
         return base, list(base.envs)
     if all(e in base.envs for e in envs):
         return base, list(envs)
-    # other envs than the suite's: the suite's tasks (and the kwargs of the same env at the suite's
-    # version), but not the suite's results
+    # other envs than the suite's: the suite's tasks and the kwargs of the same env at the suite's
+    # version, else those every env of the suite shares (its split), but not the suite's results
     unversioned = {re.sub(r"-v\d+$", "", k): v for k, v in base.envs.items()}
-    kwargs = {e: base.envs.get(e, unversioned.get(re.sub(r"-v\d+$", "", e), {})) for e in envs}
+    first, *rest = list(base.envs.values()) or [{}]
+    shared = {k: v for k, v in first.items() if all(k in o and _plain(o[k]) == _plain(v) for o in rest)}
+    kwargs = {e: base.envs.get(e, unversioned.get(re.sub(r"-v\d+$", "", e), shared)) for e in envs}
     return Suite(CUSTOM, None, kwargs, base.task_ids, f"{base.label}'s tasks on other envs"), list(envs)
 
 

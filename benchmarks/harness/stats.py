@@ -28,6 +28,7 @@ __all__ = [
     "performance_profiles",
     "probability_of_improvement",
     "score_table",
+    "shared_envs",
 ]
 
 AGGREGATES = ("IQM", "Mean", "Median", "Optimality Gap")
@@ -64,9 +65,13 @@ class ScoreTable:
 def score_table(episodes: Sequence[dict[str, Any]], metric: str = "success") -> ScoreTable:
     """The ``(runs x tasks)`` matrix per agent of ``metric`` (an episode record key; bools count as 0/1).
 
-    Columns are (env, task) pairs every run of every agent has. When runs saw different tasks (envs
-    that draw their own), columns collapse to one per env; an agent missing an env is left out (noted).
+    Columns are (env, task) pairs every run of every agent has, over the envs every agent ran (the
+    others are left out, noted). When runs saw different tasks (envs that draw their own), columns
+    collapse to one per env.
     """
+    envs, note = shared_envs(episodes)
+    if note:
+        episodes = [ep for ep in episodes if ep["env_id"] in envs]
     cells: dict[str, dict[tuple[str, int], dict[str, list[float]]]] = defaultdict(lambda: defaultdict(
         lambda: defaultdict(list)))
     specs: dict[str, dict[tuple[str, int], str]] = defaultdict(dict)
@@ -81,7 +86,6 @@ def score_table(episodes: Sequence[dict[str, Any]], metric: str = "success") -> 
         return ScoreTable(note=f"no episode reports {metric!r}")
     column_sets = [set(task_cells) for runs in cells.values() for task_cells in runs.values()]
     common = set.intersection(*column_sets)
-    note = ""
     if any(s != common for s in column_sets) or not common:
         # collapse to one column per env: the run's mean over its episodes there
         collapsed: dict[str, dict[tuple[str, int], dict[str, list[float]]]] = {}
@@ -95,10 +99,8 @@ def score_table(episodes: Sequence[dict[str, Any]], metric: str = "success") -> 
         cells = collapsed  # type: ignore[assignment]
         column_sets = [set(c) for runs in cells.values() for c in runs.values()]
         common = set.intersection(*column_sets)
-        note = "runs saw different tasks: one column per env (a run's mean over its episodes there)"
-        missing = sorted({a for a, runs in cells.items() for c in runs.values() if set(c) != common})
-        if missing:
-            note += f"; left out (missing an env the others ran): {', '.join(missing)}"
+        note = "; ".join(filter(None, [note, "runs saw different tasks: one column per env (a run's mean over its "
+                                             "episodes there)"]))
     tasks = sorted(common)
     table = ScoreTable(tasks=tasks, note=note)
     for agent, runs in cells.items():
@@ -108,6 +110,21 @@ def score_table(episodes: Sequence[dict[str, Any]], metric: str = "success") -> 
         table.scores[agent] = np.array([[np.mean(runs[run][t]) for t in tasks] for run in rows], dtype=float)
         table.runs[agent] = [specs[agent][run] for run in rows]
     return table
+
+
+def shared_envs(episodes: Sequence[dict[str, Any]]) -> tuple[list[str], str]:
+    """The envs every agent ran, and a note naming what is left out when some agent skipped an env."""
+    by_agent: dict[str, set[str]] = defaultdict(set)
+    for ep in episodes:
+        by_agent[ep["agent"]].add(ep["env_id"])
+    every = set.union(*by_agent.values()) if by_agent else set()
+    shared = set.intersection(*by_agent.values()) if by_agent else set()
+    left = sorted(every - shared)
+    if not left:
+        return sorted(shared), ""
+    who = sorted(a for a, envs in by_agent.items() if not envs >= every)
+    return sorted(shared), (f"compared on the envs every agent ran ({', '.join(sorted(shared)) or 'none'}); left "
+                            f"out: {', '.join(left)}, which {', '.join(who)} did not run")
 
 
 def _aggregate_func(names: Sequence[str]) -> Callable[[np.ndarray], np.ndarray]:
