@@ -136,7 +136,9 @@ def build_root(root: str) -> None:
     for name in _DEVICES:  # device nodes bound from the host: mknod would need CAP_MKNOD
         open(os.path.join(root, "dev", name), "w").close()
         mount(f"/dev/{name}", os.path.join(root, "dev", name), None, MS_BIND)
-        mount(None, os.path.join(root, "dev", name), None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC)
+        # read-only: the device still reads and writes, but its inode's times cannot be set (utime on a
+        # 0666 node would otherwise store bits in the host's /dev/null that later runs read back)
+        mount(None, os.path.join(root, "dev", name), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
     with open(os.path.join(root, "etc", "passwd"), "w") as fh:
         fh.write("root:x:0:0::/:/nonexistent\n")
     os.chdir(root)
@@ -490,7 +492,7 @@ def hide_proc_keys() -> None:
     """Cover /proc/keys and /proc/key-users (the key store's names) in the run's own /proc."""
     for path in ("/proc/keys", "/proc/key-users"):
         try:
-            mount("/dev/null", path, None, MS_BIND)
+            mount("/dev/null", path, None, MS_BIND)  # the root's /dev/null: read-only, as its bind mount is
         except OSError:
             pass
 

@@ -1184,3 +1184,32 @@ def test_mutation_sync_by_keyword_and_inside_nested_lists(sb) -> None:
                       "inner, d = [1], {'k': []}\nouter = [inner, d]\ng(outer)\nassert inner == [1, 9] and d == {'k': [1]}"],
                entry_point="f")
     assert r.passed, r
+
+
+# ================================================================================================
+# Found by a third blind red team: the device nodes' times as a channel between runs
+# ================================================================================================
+_DEVICE_TIMES = """
+import os
+DENIED, ERRORS = [], []
+for path in ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/proc/keys", "/proc/key-users"):
+    try:
+        os.utime(path)  # "now": needs only write permission on a 0666 node
+    except FileNotFoundError:
+        DENIED.append(path)
+    except OSError as exc:
+        DENIED.append(path)
+        ERRORS.append(exc.errno)
+with open("/dev/null", "w") as fh:
+    fh.write("the devices still work")
+ZERO = open("/dev/zero", "rb").read(4)
+"""
+
+
+def test_device_node_times_cannot_carry_bits_between_runs(sb) -> None:
+    # a program stamping the nodes in an order of its choosing stored 240 states between runs and
+    # passed HumanEval/52 on its third try; on the process backend the nodes were the host's own
+    before = {p: os.stat(p).st_mtime_ns for p in ("/dev/null", "/dev/zero", "/dev/urandom")}
+    r = sb.run(_DEVICE_TIMES, ["assert len(DENIED) == 7", "assert ZERO == bytes(4)"])
+    assert r.passed, r
+    assert {p: os.stat(p).st_mtime_ns for p in before} == before
