@@ -124,6 +124,7 @@ def test_config_layers_and_validation() -> None:
     assert cfg.learning_rate == FAMILY_DEFAULTS["smollm"]["learning_rate"] and cfg.max_steps == 20
     assert cfg.max_completion_length == 128  # the preset beats the family default
     assert cfg.per_device_train_batch_size % cfg.num_generations == 0
+    assert cfg.per_device_train_batch_size == 4 and cfg.activation_checkpointing  # ~4 GB peak, not 12+
     assert build_config("dpo", model="Salesforce/codet5p-770m-py", overrides={"report_to": "none"}).run_name == \
         "codet5p-770m-py-mbpp-dpo-lora"
     with pytest.raises(ValueError, match="reward_model_path"):
