@@ -403,14 +403,21 @@ _SYSCALLS = {
     "x86_64": {"arch": 0xC000003E, "add_key": 248, "request_key": 249, "keyctl": 250, "fadvise64": 221,
                "mincore": 27, "preadv2": 327, "pwritev2": 328, "cachestat": 451, "flock": 73, "fcntl": 72,
                "madvise": 28, "unshare": 272, "clone": 56, "clone3": 435, "ptrace": 101, "perf_event_open": 298,
-               "setns": 308, "userfaultfd": 323},
+               "setns": 308, "userfaultfd": 323, "socket": 41, "sendmsg": 46, "sendmmsg": 307, "bpf": 321,
+               "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427},
     "aarch64": {"arch": 0xC00000B7, "add_key": 217, "request_key": 218, "keyctl": 219, "fadvise64": 223,
                 "mincore": 232, "preadv2": 286, "pwritev2": 287, "cachestat": 451, "flock": 32, "fcntl": 25,
                 "madvise": 233, "unshare": 97, "clone": 220, "clone3": 435, "ptrace": 117, "perf_event_open": 241,
-                "setns": 268, "userfaultfd": 282},
+                "setns": 268, "userfaultfd": 282, "socket": 198, "sendmsg": 211, "sendmmsg": 269, "bpf": 280,
+                "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427},
 }
+# The runs of one worker share its (empty) network namespace, so its state must not be writable: no
+# sockets but AF_UNIX (an unrouted sendto counts in /proc/net/snmp), and no descriptor passing
+# (sendmsg: a unix socket sent to itself outlives its run, its abstract name readable by the next).
 _DENIED = ("add_key", "request_key", "keyctl", "fadvise64", "mincore", "preadv2", "pwritev2", "cachestat", "flock",
-           "unshare", "ptrace", "perf_event_open", "setns", "userfaultfd")
+           "unshare", "ptrace", "perf_event_open", "setns", "userfaultfd", "sendmsg", "sendmmsg", "bpf",
+           "io_uring_setup", "io_uring_enter", "io_uring_register")
+AF_UNIX = 1
 _LOCK_CMDS = (5, 6, 7, 36, 37, 38)  # F_GETLK F_SETLK F_SETLKW F_OFD_GETLK F_OFD_SETLK F_OFD_SETLKW
 _EVICT_ADVICE = (20, 21)  # MADV_COLD, MADV_PAGEOUT
 CLONE_NEWUSER = 0x10000000
@@ -418,7 +425,7 @@ _RET_ALLOW, _RET_EPERM, _RET_ENOSYS, _RET_KILL = 0x7FFF0000, 0x00050000 | 1, 0x0
 
 
 def _seccomp_program(table: dict[str, int]) -> list[tuple[int, int, int, int]]:
-    """The BPF filter as (code, jt, jf, k): deny the listed calls with EPERM, clone3 with ENOSYS."""
+    """The BPF filter as (code, jt, jf, k): EPERM for the listed calls and sockets but AF_UNIX, ENOSYS for clone3."""
     ld_abs, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
     body: list[tuple] = []  # ("jump-to-label" entries resolved below)
     body.append((ld_abs, 0, 0, 4))                               # arch
@@ -432,8 +439,11 @@ def _seccomp_program(table: dict[str, int]) -> list[tuple[int, int, int, int]]:
     body.append(("jeq", table["clone"], "clone"))
     body.append(("jeq", table["fcntl"], "fcntl"))
     body.append(("jeq", table["madvise"], "madvise"))
+    body.append(("jeq", table["socket"], "socket"))
     body.append((ret, 0, 0, _RET_ALLOW))
     labels: dict[str, int] = {}
+    labels["socket"] = len(body)
+    body += [(ld_abs, 0, 0, 16), (jeq, 1, 0, AF_UNIX), ("goto", "eperm"), (ret, 0, 0, _RET_ALLOW)]  # args[0]: domain
     labels["clone"] = len(body)
     body += [(ld_abs, 0, 0, 16), (jset, 0, 1, CLONE_NEWUSER), ("goto", "eperm"), (ret, 0, 0, _RET_ALLOW)]
     labels["fcntl"] = len(body)

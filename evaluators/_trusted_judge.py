@@ -458,6 +458,7 @@ def run(job: dict, fd: int, record_fd: int) -> None:
 def serve(channel: int) -> None:
     """The judge process' loop: per job, its two descriptors (program channel, records) then the job."""
     sys.setrecursionlimit(10_000)
+    _wire.fix_modules()  # modules and classes a program names are those imported by now, never more
     sock = socket.socket(fileno=channel)
     while True:
         try:
@@ -467,10 +468,9 @@ def serve(channel: int) -> None:
             job = _wire.recv(channel)
         except (EOFError, OSError):
             return
+        _wire.forget_peer_classes()  # nothing one run's values built is there for the next to find or time
         try:
             run(job, fds[0], fds[1])
         finally:
             for fd in fds:
                 os.close(fd)
-        if len(_wire._namedtuples) > 1000:  # a hostile stream of namedtuple kinds cannot grow us for ever
-            _wire._namedtuples.clear()

@@ -1210,3 +1210,54 @@ def test_device_node_times_cannot_carry_bits_between_runs(sb) -> None:
     r = sb.run(_DEVICE_TIMES, ["assert len(DENIED) == 7", "assert ZERO == bytes(4)"])
     assert r.passed, r
     assert {p: os.stat(p).st_mtime_ns for p in before} == before
+
+
+# ================================================================================================
+# Found by a fourth blind red team: state of the worker's shared network namespace, and the judge's
+# imports, as channels between runs (a wrong HumanEval/52 passed on its 3rd run through the first two)
+# ================================================================================================
+_NET_PROBES = {
+    # an unrouted UDP send counts in /proc/net/snmp (Ip:OutNoRoutes), which the next run reads
+    "inet socket": "import socket\ntry:\n    socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    ERR = 0\n"
+                   "except OSError as e:\n    ERR = e.errno\n",
+    "inet6 socket": "import socket\ntry:\n    socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n    ERR = 0\n"
+                    "except OSError as e:\n    ERR = e.errno\n",
+    "netlink socket": "import socket\ntry:\n    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)\n    ERR = 0\n"
+                      "except OSError as e:\n    ERR = e.errno\n",
+    # a unix socket sent to itself stays in flight after its run; its abstract name is readable
+    "fd passing": "import socket, array\na, b = socket.socketpair()\ntry:\n    a.sendmsg([b'x'], [(socket.SOL_SOCKET, "
+                  "socket.SCM_RIGHTS, array.array('i', [a.fileno()]))])\n    ERR = 0\nexcept OSError as e:\n"
+                  "    ERR = e.errno\n",
+    "io_uring": "import ctypes, os\nl = ctypes.CDLL(None, use_errno=True)\np = ctypes.create_string_buffer(120)\n"
+                "l.syscall(425, 4, p)\nERR = ctypes.get_errno()\n",
+}
+
+
+@pytest.mark.parametrize("probe", list(_NET_PROBES), ids=list(_NET_PROBES))
+def test_shared_network_namespace_state_is_out_of_reach(sb, probe: str) -> None:
+    r = sb.run(_NET_PROBES[probe], ["assert ERR == 1"])  # EPERM
+    assert r.passed, r
+
+
+def test_local_sockets_programs_use_still_work(sb) -> None:
+    prog = ("import asyncio, socket\n"
+            "async def main():\n    await asyncio.sleep(0)\n    return 42\n"
+            "ASYNC = asyncio.run(main())\n"  # its event loop wakes itself through a socketpair
+            "a, b = socket.socketpair()\na.sendall(b'hi')\nPAIR = b.recv(2)\n"
+            "u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nu.bind('\\0promptgym-test')\nu.close()\n")
+    r = sb.run(prog, ["assert ASYNC == 42", "assert PAIR == b'hi'"])
+    assert r.passed, r
+
+
+def test_the_judge_never_imports_a_module_a_program_names(sb) -> None:
+    # whether the judge had imported a module was a bit a later run could time; a module it did not hold
+    # when it started now arrives as an empty stand-in of that name, whatever runs came before
+    for _ in range(2):
+        r = sb.run("import wave\ndef f():\n    return wave, wave.Wave_read\n",
+                   ["m, k = f()\nassert m.__name__ == 'wave' and not hasattr(m, 'open')",
+                    "m, k = f()\nassert isinstance(k, type) and k.__name__ == 'Wave_read'\n"
+                    "assert not hasattr(k, 'readframes')"],
+                   entry_point="f")
+        assert r.passed, r
+    r = sb.run("import math\ndef f():\n    return math\n", ["import math\nassert f() is math"], entry_point="f")
+    assert r.passed, r
