@@ -139,6 +139,9 @@ def build_root(root: str) -> None:
         # read-only: the device still reads and writes, but its inode's times cannot be set (utime on a
         # 0666 node would otherwise store bits in the host's /dev/null that later runs read back)
         mount(None, os.path.join(root, "dev", name), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    # POSIX semaphores and shared memory (multiprocessing's locks and queues) live in /dev/shm: the
+    # run's own /tmp, so they go with it
+    os.symlink("/tmp", os.path.join(root, "dev", "shm"))
     with open(os.path.join(root, "etc", "passwd"), "w") as fh:
         fh.write("root:x:0:0::/:/nonexistent\n")
     os.chdir(root)

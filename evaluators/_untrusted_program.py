@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import tempfile
+import types
 
 import _wire
 
@@ -132,6 +133,14 @@ class _Server:
 MAX_STDOUT = 16 << 20
 
 
+def _fresh_main() -> dict:
+    """A new, real ``__main__`` module's namespace, so what pickles by reference (multiprocessing) finds it."""
+    main = types.ModuleType("__main__")
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    return main.__dict__
+
+
 def run_script(code: object, stdin: str) -> str:
     """Run compiled ``code`` as ``__main__`` on ``stdin``; what it wrote to its standard output.
 
@@ -148,7 +157,7 @@ def run_script(code: object, stdin: str) -> str:
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
         try:
-            exec(code, {"__name__": "__main__", "__builtins__": builtins})
+            exec(code, _fresh_main())
         except SystemExit as exc:  # competitive programs end with exit() or sys.exit(0)
             if exc.code not in (None, 0):
                 raise
@@ -172,7 +181,7 @@ def serve(program: str, fd: int, mode: str = "function", names: list[str] | None
     """Load ``program`` as ``__main__`` (a script: only compile it) and answer the judge on ``fd``.
 
     The reply to the load carries the ``names`` the judge asked for with the program, sparing a round trip."""
-    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    namespace = _fresh_main()
     try:
         code = compile(program, PROGRAM_FILE, "exec")
         if mode == "stdio":

@@ -1261,3 +1261,15 @@ def test_the_judge_never_imports_a_module_a_program_names(sb) -> None:
         assert r.passed, r
     r = sb.run("import math\ndef f():\n    return math\n", ["import math\nassert f() is math"], entry_point="f")
     assert r.passed, r
+
+
+def test_honest_multiprocessing_programs_pass(sb) -> None:
+    # its locks need /dev/shm (the run's own /tmp) and its jobs pickle functions of the real __main__
+    prog = ("import multiprocessing as mp\ndef sq(x):\n    return x * x\n"
+            "def f(n):\n    with mp.Pool(2) as p:\n        return p.map(sq, range(n))\n")
+    r = sb.run(prog, ["assert f(4) == [0, 1, 4, 9]"], entry_point="f", timeout=20)
+    assert r.passed, r
+    script = ("import multiprocessing as mp, sys\ndef sq(x):\n    return x * x\n"
+              "with mp.Pool(2) as p:\n    print(sum(p.map(sq, map(int, sys.stdin.read().split()))))\n")
+    r = sb.run(script, ["assert stdio('1 2 3') == '14\\n'"], timeout=20)
+    assert r.passed, r
