@@ -173,8 +173,13 @@ def enter_run_namespaces(tmp_mb: int, uid: int) -> None:
     """In the run's child (PID 1 of its own PID namespace): private mounts, IPC, UTS; /tmp and /proc of its own."""
     unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
     mount("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=700,uid={uid},gid={uid}")
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    hide_proc_keys()
+    try:
+        # only the processes' own entries: the host-wide files (stat's fork count, loadavg's last pid,
+        # vmstat, sys, keys...) hold counters a run could move and the next read back (Linux >= 5.8)
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid")
+    except OSError:
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        hide_proc_keys()
     libc.sethostname(b"sandbox", 7)
 
 
@@ -407,20 +412,25 @@ _SYSCALLS = {
                "mincore": 27, "preadv2": 327, "pwritev2": 328, "cachestat": 451, "flock": 73, "fcntl": 72,
                "madvise": 28, "unshare": 272, "clone": 56, "clone3": 435, "ptrace": 101, "perf_event_open": 298,
                "setns": 308, "userfaultfd": 323, "socket": 41, "sendmsg": 46, "sendmmsg": 307, "bpf": 321,
-               "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427},
+               "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+               "setsid": 112, "memfd_create": 319, "getsockopt": 55},
     "aarch64": {"arch": 0xC00000B7, "add_key": 217, "request_key": 218, "keyctl": 219, "fadvise64": 223,
                 "mincore": 232, "preadv2": 286, "pwritev2": 287, "cachestat": 451, "flock": 32, "fcntl": 25,
                 "madvise": 233, "unshare": 97, "clone": 220, "clone3": 435, "ptrace": 117, "perf_event_open": 241,
                 "setns": 268, "userfaultfd": 282, "socket": 198, "sendmsg": 211, "sendmmsg": 269, "bpf": 280,
-                "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427},
+                "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+                "setsid": 157, "memfd_create": 279, "getsockopt": 209},
 }
 # The runs of one worker share its (empty) network namespace, so its state must not be writable: no
 # sockets but AF_UNIX (an unrouted sendto counts in /proc/net/snmp), and no descriptor passing
 # (sendmsg: a unix socket sent to itself outlives its run, its abstract name readable by the next).
 _DENIED = ("add_key", "request_key", "keyctl", "fadvise64", "mincore", "preadv2", "pwritev2", "cachestat", "flock",
            "unshare", "ptrace", "perf_event_open", "setns", "userfaultfd", "sendmsg", "sendmmsg", "bpf",
-           "io_uring_setup", "io_uring_enter", "io_uring_register")
+           "io_uring_setup", "io_uring_enter", "io_uring_register", "setsid", "memfd_create")
+# Host-wide counters a run could move and the next read back: a scheduler autogroup id per setsid,
+# the socket cookie a SO_COOKIE query draws, memfd inode numbers (found by a blind red team).
 AF_UNIX = 1
+SO_COOKIE = 57
 _LOCK_CMDS = (5, 6, 7, 36, 37, 38)  # F_GETLK F_SETLK F_SETLKW F_OFD_GETLK F_OFD_SETLK F_OFD_SETLKW
 _EVICT_ADVICE = (20, 21)  # MADV_COLD, MADV_PAGEOUT
 CLONE_NEWUSER = 0x10000000
@@ -443,8 +453,11 @@ def _seccomp_program(table: dict[str, int]) -> list[tuple[int, int, int, int]]:
     body.append(("jeq", table["fcntl"], "fcntl"))
     body.append(("jeq", table["madvise"], "madvise"))
     body.append(("jeq", table["socket"], "socket"))
+    body.append(("jeq", table["getsockopt"], "getsockopt"))
     body.append((ret, 0, 0, _RET_ALLOW))
     labels: dict[str, int] = {}
+    labels["getsockopt"] = len(body)
+    body += [(ld_abs, 0, 0, 32), ("jeq", SO_COOKIE, "eperm"), (ret, 0, 0, _RET_ALLOW)]  # args[2]: the option
     labels["socket"] = len(body)
     body += [(ld_abs, 0, 0, 16), (jeq, 1, 0, AF_UNIX), ("goto", "eperm"), (ret, 0, 0, _RET_ALLOW)]  # args[0]: domain
     labels["clone"] = len(body)

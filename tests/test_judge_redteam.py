@@ -1273,3 +1273,33 @@ def test_honest_multiprocessing_programs_pass(sb) -> None:
               "with mp.Pool(2) as p:\n    print(sum(p.map(sq, map(int, sys.stdin.read().split()))))\n")
     r = sb.run(script, ["assert stdio('1 2 3') == '14\\n'"], timeout=20)
     assert r.passed, r
+
+
+# ================================================================================================
+# Found by a fifth blind red team: host-wide kernel counters a run moves and the next reads back (a
+# wrong HumanEval/52 passed on its 3rd run through the scheduler's autogroup ids)
+# ================================================================================================
+_COUNTER_PROBES = {
+    # each setsid() draws a host-wide autogroup id, shown in /proc/self/autogroup
+    "setsid": "import os\nif os.fork() == 0:\n    try:\n        os.setsid()\n        os._exit(0)\n    except OSError as e:\n"
+              "        os._exit(e.errno)\nERR = os.waitstatus_to_exitcode(os.wait()[1])\n",
+    # querying SO_COOKIE draws the next number of a host-wide counter
+    "socket cookie": "import socket\na, b = socket.socketpair()\ntry:\n    a.getsockopt(socket.SOL_SOCKET, 57)\n    ERR = 0\n"
+                     "except OSError as e:\n    ERR = e.errno\n",
+    # memfd inode numbers come from a host-wide counter
+    "memfd": "import os\ntry:\n    os.memfd_create('m')\n    ERR = 0\nexcept OSError as e:\n    ERR = e.errno\n",
+}
+
+
+@pytest.mark.parametrize("probe", list(_COUNTER_PROBES), ids=list(_COUNTER_PROBES))
+def test_host_wide_counters_cannot_be_moved(sb, probe: str) -> None:
+    r = sb.run(_COUNTER_PROBES[probe], ["assert ERR == 1"])  # EPERM
+    assert r.passed, r
+
+
+def test_the_runs_proc_shows_only_its_processes(sb) -> None:
+    # /proc/stat's fork count and /proc/loadavg's last pid move with every fork on the host
+    prog = ("import os\nGONE = [p for p in ('/proc/stat', '/proc/loadavg', '/proc/vmstat', '/proc/sys/kernel', "
+            "'/proc/keys') if not os.path.exists(p)]\nMINE = open('/proc/self/status').read().startswith('Name:')\n")
+    r = sb.run(prog, ["assert len(GONE) == 5, GONE", "assert MINE"])
+    assert r.passed, r
