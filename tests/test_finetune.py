@@ -175,22 +175,30 @@ def _lora_changed(before: dict[str, Any], model: Any) -> int:
     return sum(not bool((before[k] == after[k]).all()) for k in before)
 
 
-@pytest.mark.slow
-def test_grpo_steps_change_lora_with_sandbox_rewards(smollm_dir: Path, tmp_path: Path) -> None:
-    from agents.finetune.model import load_model
-    from agents.finetune.trainers import adapter_weights, finish, make_online_trainer
+def _train_online(trainer: Any, reward: Any) -> int:
+    """Train an online trainer, closing its execution reward's sandbox; the LoRA tensors that changed."""
+    from agents.finetune.trainers import adapter_weights
 
-    model, tok = load_model(smollm_dir)
-    cfg = _tiny("grpo", tmp_path, max_steps=2)
-    trainer, reward = make_online_trainer("grpo", cfg, model=model, tokenizer=tok, tasks=TOY)
     try:
         before = adapter_weights(trainer.model)
         trainer.train()
     finally:
         reward.close()
+    return _lora_changed(before, trainer.model)
+
+
+@pytest.mark.slow
+def test_grpo_steps_change_lora_with_sandbox_rewards(smollm_dir: Path, tmp_path: Path) -> None:
+    from agents.finetune.model import load_model
+    from agents.finetune.trainers import finish, make_online_trainer
+
+    model, tok = load_model(smollm_dir)
+    cfg = _tiny("grpo", tmp_path, max_steps=2)
+    trainer, reward = make_online_trainer("grpo", cfg, model=model, tokenizer=tok, tasks=TOY)
+    changed = _train_online(trainer, reward)
     assert reward.stats.calls == 2 and reward.stats.executions + reward.stats.syntax_errors == 2 * 4
     assert reward.stats.executions > 0  # the rewards came from sandbox runs
-    assert _lora_changed(before, trainer.model) > 0
+    assert changed > 0
     logs = {k for row in trainer.state.log_history for k in row}
     assert {"rewards/execution/mean", "exec/pass_fraction", "exec/extraction_failure_rate",
             "reward_weight/execution"} <= logs
@@ -221,13 +229,9 @@ def test_reward_model_then_rloo_mixes_it_in(smollm_dir: Path, tmp_path: Path) ->
     cfg = _tiny("rloo", tmp_path / "rloo", max_steps=1, reward_model_path=merged, reward_model_weight=0.25)
     assert cfg.reward_weights == [1.0, 0.25]
     trainer, reward = make_online_trainer("rloo", cfg, model=model, tokenizer=tok, tasks=TOY)
-    try:
-        before = adapter_weights(trainer.model)
-        trainer.train()
-    finally:
-        reward.close()
+    changed = _train_online(trainer, reward)
     assert reward.stats.calls == 1
-    assert _lora_changed(before, trainer.model) > 0  # the reward model's scores vary even when execution ties
+    assert changed > 0  # the reward model's scores vary even when execution ties
     logs = trainer.state.log_history[0]
     assert logs["reward_weight/merged"] == 0.25 and "rewards/merged/mean" in logs and "rewards/execution/mean" in logs
 
