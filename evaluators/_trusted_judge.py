@@ -35,6 +35,7 @@ import socket
 import symtable
 import sys
 
+import _blind_tests
 import _wire
 
 SETUP_FILE = "<setup>"
@@ -331,9 +332,11 @@ def _free_names(sources: list[tuple[str, str]]) -> set[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _prepare(tests: tuple[str, ...], setup: str) -> tuple[list, object, frozenset[str]]:
-    """Compiled tests and setup, and the names they read: kept, since RL judges the same tasks over and over."""
-    compiled = [compile(t, TEST_FILE, "exec") for t in tests]
+def _prepare(tests: tuple[str, ...], setup: str, entry_point: str) -> tuple[list, object, frozenset[str]]:
+    """Compiled tests (their assertions made blind, ``_blind_tests``) and setup, and the names they read:
+    kept, since RL judges the same tasks over and over."""
+    shadowed = frozenset({entry_point} & {"all", "any"})
+    compiled = [_blind_tests.blind(t, TEST_FILE, shadowed) for t in tests]
     setup_code = compile(setup, SETUP_FILE, "exec")
     return compiled, setup_code, frozenset(_free_names([(setup, SETUP_FILE)] + [(t, TEST_FILE) for t in tests]))
 
@@ -347,7 +350,7 @@ def judge(job: dict, fd: int, write_record) -> None:
     """Run ``job``'s setup and tests against the program served on ``fd``; report through ``write_record``."""
     entry_point = job.get("entry_point") or ""
     try:
-        compiled, setup_code, wanted = _prepare(tuple(job["tests"]), job.get("setup", "") or "")
+        compiled, setup_code, wanted = _prepare(tuple(job["tests"]), job.get("setup", "") or "", entry_point)
     except SyntaxError as exc:  # tests are trusted input; a broken one is the caller's error
         _wire.send(fd, {"program": "", "mode": "function"})
         write_record("E test syntax error: " + _describe(exc))
@@ -376,6 +379,9 @@ def judge(job: dict, fd: int, write_record) -> None:
         else:
             write_record("E the program did not load")
         return
+    if "random" in sys.modules:  # fresh for each run, as in a new process: no run learns what the last one drew
+        sys.modules["random"].seed()
+    assertions = _blind_tests.Assertions(stops=(MemoryError, ProgramGone))
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins,
                        "stdio": lambda stdin="": _stdio(link, stdin), "same_output": same_output}
     try:
@@ -392,6 +398,7 @@ def judge(job: dict, fd: int, write_record) -> None:
             except _wire.WireError as exc:
                 raise ProgramGone(str(exc)) from None
         exec(setup_code, namespace)
+        namespace.update(assertions.helpers())
     except ProgramGone:
         write_record("X")
         return
@@ -403,8 +410,11 @@ def judge(job: dict, fd: int, write_record) -> None:
         write_record("E " + _describe(exc))
         return
     for i, code in enumerate(compiled):
+        assertions.failed.clear()
         try:
             exec(code, namespace)
+            if assertions.failed:
+                raise assertions.failed[0]
         except ProgramGone as exc:
             write_record(f"F {i} the program ended during this test ({exc})")
             continue
