@@ -413,22 +413,23 @@ _SYSCALLS = {
                "madvise": 28, "unshare": 272, "clone": 56, "clone3": 435, "ptrace": 101, "perf_event_open": 298,
                "setns": 308, "userfaultfd": 323, "socket": 41, "sendmsg": 46, "sendmmsg": 307, "bpf": 321,
                "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-               "setsid": 112, "memfd_create": 319, "getsockopt": 55},
+               "setsid": 112, "memfd_create": 319, "getsockopt": 55, "sysinfo": 99},
     "aarch64": {"arch": 0xC00000B7, "add_key": 217, "request_key": 218, "keyctl": 219, "fadvise64": 223,
                 "mincore": 232, "preadv2": 286, "pwritev2": 287, "cachestat": 451, "flock": 32, "fcntl": 25,
                 "madvise": 233, "unshare": 97, "clone": 220, "clone3": 435, "ptrace": 117, "perf_event_open": 241,
                 "setns": 268, "userfaultfd": 282, "socket": 198, "sendmsg": 211, "sendmmsg": 269, "bpf": 280,
                 "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-                "setsid": 157, "memfd_create": 279, "getsockopt": 209},
+                "setsid": 157, "memfd_create": 279, "getsockopt": 209, "sysinfo": 179},
 }
 # The runs of one worker share its (empty) network namespace, so its state must not be writable: no
 # sockets but AF_UNIX (an unrouted sendto counts in /proc/net/snmp), and no descriptor passing
 # (sendmsg: a unix socket sent to itself outlives its run, its abstract name readable by the next).
 _DENIED = ("add_key", "request_key", "keyctl", "fadvise64", "mincore", "preadv2", "pwritev2", "cachestat", "flock",
            "unshare", "ptrace", "perf_event_open", "setns", "userfaultfd", "sendmsg", "sendmmsg", "bpf",
-           "io_uring_setup", "io_uring_enter", "io_uring_register", "setsid", "memfd_create")
+           "io_uring_setup", "io_uring_enter", "io_uring_register", "setsid", "memfd_create", "sysinfo")
 # Host-wide counters a run could move and the next read back: a scheduler autogroup id per setsid,
-# the socket cookie a SO_COOKIE query draws, memfd inode numbers (found by a blind red team).
+# the socket cookie a SO_COOKIE query draws, memfd inode numbers, and sysinfo()'s process count and
+# load averages, which /proc's subset=pid hides as files (found by blind red teams).
 AF_UNIX = 1
 SO_COOKIE = 57
 _LOCK_CMDS = (5, 6, 7, 36, 37, 38)  # F_GETLK F_SETLK F_SETLKW F_OFD_GETLK F_OFD_SETLK F_OFD_SETLKW

@@ -1276,6 +1276,9 @@ _COUNTER_PROBES = {
                      "except OSError as e:\n    ERR = e.errno\n",
     # memfd inode numbers come from a host-wide counter
     "memfd": "import os\ntry:\n    os.memfd_create('m')\n    ERR = 0\nexcept OSError as e:\n    ERR = e.errno\n",
+    # sysinfo() gives the host's process count (a concurrent run forking 25 sleepers moved it) and load averages
+    "sysinfo": "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nbuf = ctypes.create_string_buffer(256)\n"
+               "ERR = 0 if libc.sysinfo(buf) == 0 else ctypes.get_errno()\n",
 }
 
 
