@@ -111,9 +111,13 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
         if world == "private":
             _confine.enter_run_namespaces(int(job.get("tmp_mb", 64)), uid)
             workdir = "/tmp"
-        try:
-            with open("/proc/self/oom_score_adj", "w") as fh:  # not the zygote's: the first to go
-                fh.write("1000")
+        try:  # not the zygote's: the first to go. Bytes through os: Python's text-file stack costs a
+            # fresh child ~150 us of copy-on-write faults, 5 times the write itself
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            try:
+                os.write(fd, b"1000")
+            finally:
+                os.close(fd)
         except OSError:
             pass
         if cgroup is not None and not zygote_in_cgroup:
