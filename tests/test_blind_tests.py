@@ -46,6 +46,36 @@ SNIPPETS = [
     "def check(c):\n    assert c(1) == 2\n    assert [c(x) for x in (1, 2)] == [2, 4]\ncheck(f)",
     "assert f(1) == 2\nraise ValueError('after')",
     "assert sorted([f(2), f(1)], key=lambda v: -v and v) == [2, 4]",
+    # every part evaluated, Python's answer kept
+    "assert 2 == f(1) == f(2) // 2",
+    "assert f(1) == 2 <= f(2)",
+    "assert f(1) == 3 < f(2)",
+    "assert f(1) == 3 < [][0]",           # Python never evaluates the raising part
+    "assert (f(2) == 4) if f(1) == 2 else False",
+    "assert (f(2) == 4) if f(1) == 3 else [][0]",
+    "assert next((x for x in range(5) if f(x) != 2 * x), None) is None",
+    "assert next(x for x in range(5) if f(x) > 4) == 3",
+    "assert (a := f(1)) == 2 and f(a) == 4\nassert a == 2",
+    "assert [f(x) for x in range(3) if x] == [2, 4]",
+    "assert {x: f(x) for x in range(3)} == {0: 0, 1: 2, 2: 4}",
+    "assert {f(x) for x in range(3)} == {0, 2, 4}",
+    "assert sum(f(x) for x in range(4)) == 12",
+    "assert f(2) in (f(x) for x in range(3))",
+    "assert [1, 2, 3][f(0):f(1)] == [1, 2]",
+    "assert str(f(1)).upper() == '2' and dict(a=f(1))['a'] == 2",
+    "assert max([f(1), f(2)], key=lambda v: -v) == 2",
+    "assert f(*[1]) == 2 and {**{'a': f(1)}} == {'a': 2} and f'{f(1)}' == '2'",
+    "assert [f(1), 1 / 0, f(2)] == []",
+    "assert all([f(1) == 2, f(2) == 5, [][0]])",
+    "assert -f(1) == -2 and not f(0) and 'x' not in str(f(3))",
+    "assert [y for x in range(3) for y in range(x)] == [0, 0, 1]",
+    "assert [a for a, b in [(1, 2), 3]] == [1]",
+    "assert {[]: 1}",
+    "assert {f(1): f(2), [f(3)]: 1}",
+    "import itertools\nassert not all(x < 3 for x in itertools.count())",
+    "import itertools\nassert next(x for x in itertools.count() if x > 5) == 6",
+    "assert f(1) == 3, [f(2)]",
+    "assert f(1) == 3, {}['missing']",
 ]
 
 
@@ -84,6 +114,63 @@ def test_a_failed_assertion_no_longer_stops_the_calls() -> None:
     verdict, calls = _blind(source)
     assert verdict == ("AssertionError", "")
     assert calls == [1, 2, 3, 4]  # plain Python stops after the first call
+
+
+class _Refuses:
+    """Stands for a value the judge cannot compare (a program handle, ``Decimal('sNaN')``): comparing it raises."""
+
+    def __eq__(self, other: object) -> bool:
+        raise TypeError("cannot compare")
+
+    __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __eq__
+    __hash__ = None  # type: ignore[assignment]
+
+
+# f(x) is right when it returns [x, 2 * x, 3 * x]; each answer below is the same whatever the test expects
+ANSWERS = {
+    "right": lambda x: [x, 2 * x, 3 * x],
+    "wrong at the end": lambda x: [x, 2 * x, 0],
+    "wrong at the start": lambda x: [0, 2 * x, 3 * x],
+    "refuses after a right start": lambda x: [x, 2 * x, _Refuses()],
+    "refuses after a wrong start": lambda x: [0, 2 * x, _Refuses()],
+    "not a list": lambda x: None,
+}
+# test shapes whose later calls Python skips depending on earlier answers (found by a blind red team)
+SHAPES = [
+    "assert all([f(1) == [1, 2, 3], f(2) == [2, 4, 6]])",
+    "assert all(f(x) == [x, 2 * x, 3 * x] for x in (1, 2, 3))",
+    "assert any(f(x) != [x, 2 * x, 3 * x] for x in (1, 2, 3)) is False",
+    "assert [1, 2, 3] == f(1) == [f(2)[0] - 1, 2, 3]",
+    "assert f(1) == [1, 2, 3] != f(2)",
+    "assert (f(2) == [2, 4, 6]) if f(1) == [1, 2, 3] else False",
+    "assert next((x for x in (1, 2, 3) if f(x) != [x, 2 * x, 3 * x]), None) is None",
+    "assert (a := f(1)) == [1, 2, 3] and f(2) == [2, 4, 6] and a",
+    "assert [f(1) == [1, 2, 3], f(2) == [2, 4, 6]] == [True, True]",
+    "assert (f(1) == [1, 2, 3], f(2)[:2]) == (True, [2, 4])",
+    "assert {x: f(x) == [x, 2 * x, 3 * x] for x in (1, 2)} == {1: True, 2: True}",
+    "assert [x for x in (1, 2, 3) if f(x) == [x, 2 * x, 3 * x]] == [1, 2, 3]",
+    "assert f(1) == [1, 2, 3], f(2)",
+    "assert f(1)[0] == 1 and f(2)[2] == 6",
+    "assert str(f(1) == [1, 2, 3]) + str(f(2)) == 'True[2, 4, 6]'",
+    "def check(c):\n    assert c(1) == [1, 2, 3]\n    assert c(2) == [2, 4, 6] and c(3) == [3, 6, 9]\ncheck(f)",
+]
+
+
+@pytest.mark.parametrize("source", SHAPES)
+def test_the_calls_do_not_depend_on_the_answers(source: str) -> None:
+    asked = {}
+    for name, answer in ANSWERS.items():
+        calls: list[int] = []
+
+        def f(x: int, answer=answer, calls=calls) -> object:  # noqa: ANN001
+            calls.append(x)
+            return answer(x)
+
+        record = Assertions()
+        exec(blind(source, "<test>"), {"f": f, **record.helpers()})
+        asked[name] = (calls, bool(record.failed))
+    assert asked["right"][1] is False and all(failed for name, (_, failed) in asked.items() if name != "right")
+    assert len({tuple(calls) for calls, _ in asked.values()}) == 1, asked
 
 
 def test_an_entry_point_called_all_is_left_to_the_program() -> None:
