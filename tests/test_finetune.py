@@ -137,6 +137,29 @@ def test_config_layers_and_validation() -> None:
         build_config("grpo", overrides={"learning_rat": 1e-4})
 
 
+def test_checkpointing_goes_by_the_name_the_installed_transformers_knows() -> None:
+    """transformers before 5.2x calls activation checkpointing gradient_checkpointing (a GPU machine with 5.17
+    refused the fast preset's setting)."""
+    from agents.finetune.config import installed_names
+
+    old = {"gradient_checkpointing", "learning_rate"}
+    assert installed_names({"activation_checkpointing": True, "learning_rate": 1e-4}, old) == \
+        {"gradient_checkpointing": True, "learning_rate": 1e-4}
+    new = old | {"activation_checkpointing"}
+    assert installed_names({"activation_checkpointing": True}, new) == {"activation_checkpointing": True}
+
+
+def test_gguf_models_are_unpacked_for_training_and_generation() -> None:
+    """On CUDA, transformers 5.2x keeps GGUF weights packed (no nn.Linear for LoRA, ~50 ms a token on an H100):
+    both loaders ask for a dense model wherever transformers has the option."""
+    pytest.importorskip("transformers")
+    from promptgym.llm._transformers import dense_gguf_kwargs
+
+    kwargs = dense_gguf_kwargs()
+    assert not kwargs or kwargs["quantization_config"].dequantize is True
+
+
+
 # -- real training steps (LoRA on the embedded SmolLM2-135M, loaded from its GGUF) ------------------
 @pytest.fixture(scope="module")
 def smollm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -225,6 +225,17 @@ def run_name(model: str, dataset: str, method: str) -> str:
     return f"{model_label(model)}-{data}-{method}-lora"
 
 
+# transformers 5.2x renamed gradient_checkpointing to activation_checkpointing (the old name is a deprecated
+# alias until v6); the versions before know only the old name (seen on a GPU machine with 5.17)
+_OLD_NAMES = {"activation_checkpointing": "gradient_checkpointing",
+              "activation_checkpointing_kwargs": "gradient_checkpointing_kwargs"}
+
+
+def installed_names(settings: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """``settings`` under the names the installed config class knows (``activation_checkpointing`` or its old name)."""
+    return {(_OLD_NAMES[k] if k not in names and _OLD_NAMES.get(k) in names else k): v for k, v in settings.items()}
+
+
 def build_config(method: str, model: str = "embedded", dataset: str = "mbpp", preset: str | None = None,
                  overrides: dict[str, Any] | None = None, output_root: str = "runs/finetune") -> Any:
     """The method's config from ``family defaults < preset < overrides`` (a run.yaml's keys and flags).
@@ -246,8 +257,8 @@ def build_config(method: str, model: str = "embedded", dataset: str = "mbpp", pr
             from promptgym.error import unknown
 
             raise unknown("preset", preset, PRESETS)
-        values.update({k: v for k, v in PRESETS[preset].items() if k in names})
-    overrides = dict(overrides or {})
+        values.update({k: v for k, v in installed_names(PRESETS[preset], names).items() if k in names})
+    overrides = installed_names(dict(overrides or {}), names)
     bad = [k for k in overrides if k not in names]
     if bad:
         from promptgym.error import UsageError, did_you_mean

@@ -138,6 +138,10 @@ def load_model(model: str | os.PathLike[str] | None = EMBEDDED, kind: str | None
     load_kw: dict[str, Any] = {"dtype": torch_dtype, **kw}
     if quant is not None:
         load_kw.update(quantization_config=quant, device_map="auto")
+    elif "gguf_file" in kw:
+        from promptgym.llm._transformers import dense_gguf_kwargs
+
+        load_kw.update(dense_gguf_kwargs())  # plain nn.Linear weights, which LoRA trains
     cls = {"causal": transformers.AutoModelForCausalLM, "seq2seq": transformers.AutoModelForSeq2SeqLM,
            "reward": transformers.AutoModelForSequenceClassification}[kind]
     if kind == "reward":
