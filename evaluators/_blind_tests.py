@@ -23,8 +23,9 @@ part's result, and Python's answer is then worked out from those results:
 
 Left as Python runs them: asserts inside ``try``/``with`` (the test may catch them on purpose) and
 class bodies; control flow the test writes itself (``if``, ``break``) and functions it defines;
-comprehensions with several ``for`` clauses, starred arguments and f-strings (each run as one part);
-a call whose arguments are themselves a failed part is not made.
+comprehensions with several ``for`` clauses, starred arguments, f-strings and extended slices (each run
+as one part); an assertion whose rewrite would not compile. A call whose arguments are themselves a
+failed part is not made.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ class _Uniform:
 
     def _Subscript(self, node: ast.Subscript) -> ast.expr:
         key = node.slice
+        if isinstance(key, ast.Tuple) and any(isinstance(e, ast.Slice) for e in key.elts):
+            return _helper("part", _thunk(node))  # x[1:2, 3]: a slice is no expression of its own
         if isinstance(key, ast.Slice):
             key = _helper("slice", *[self.expr(p) if p is not None else ast.Constant(None)
                                      for p in (key.lower, key.upper, key.step)])
@@ -175,7 +178,13 @@ class _Asserts(ast.NodeTransformer):
         if self.kept:
             return node
         args = [self.uniform.expr(node.test)] + ([self.uniform.expr(node.msg)] if node.msg is not None else [])
-        return ast.copy_location(ast.Expr(ast.Call(ast.Name(CHECK, ast.Load()), args, [])), node)
+        check = ast.fix_missing_locations(ast.copy_location(ast.Expr(ast.Call(ast.Name(CHECK, ast.Load()), args, [])),
+                                                            node))
+        try:  # a shape the rewrite does not know yet stays Python's own rather than breaking the test
+            compile(ast.Module([check], []), "<assert>", "exec")
+        except (SyntaxError, ValueError, TypeError):
+            return node
+        return check
 
 
 def blind(source: str, filename: str, shadowed: frozenset[str] = frozenset()) -> object:

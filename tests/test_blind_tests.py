@@ -76,6 +76,8 @@ SNIPPETS = [
     "import itertools\nassert next(x for x in itertools.count() if x > 5) == 6",
     "assert f(1) == 3, [f(2)]",
     "assert f(1) == 3, {}['missing']",
+    "T = type('T', (), {'__getitem__': lambda self, k: k})\nassert T()[1:2, f(1)] == (slice(1, 2, None), 2)",
+    "assert [[1, 2], [3, 4]][f(0)][f(0):f(1)] == [1, 2]",
 ]
 
 
