@@ -7,19 +7,26 @@ exception that a comparison raises only when the answer's first items were right
 value that cannot be compared). A run that can carry a few bits to a later run (host-wide kernel
 state; see the threat model) could then learn, over several runs, which of its guesses a test accepts.
 
-So the judge runs a rewritten copy of each test (the caller's source is never changed). In an
-``assert``, every part is evaluated, each exception held as a value (a *poison*) in place of the
-part's result, and Python's answer is then worked out from those results:
+So the judge runs a rewritten copy of each test (the caller's source is never changed):
 
 * a failed ``assert`` is recorded and the test goes on; the test fails at its end with the first
   failure, and the message Python would have given;
-* the message is evaluated, and made text, whether the assertion holds or not;
-* operations (calls, comparisons, arithmetic, indexing, attributes, displays) never raise: an
-  operand that is a poison makes the result that poison, and an operation that raises gives a new one;
-* ``and``, ``or``, chained comparisons and ``x if c else y`` evaluate every operand, then give
-  Python's answer (or the exception Python would have raised first);
-* comprehensions evaluate their element and conditions for every item (up to ``PREFETCH`` items for a
-  generator, the rest as Python would); ``all``/``any`` consume their whole iterable, up to ``PREFETCH``.
+* in an ``assert`` that can have no effect the judge can see (no walrus, no call of a function the
+  test or setup defines, no method call on the judge's own variables, no builtin walking a shared
+  iterator: see ``_Speculation``), every part is evaluated, each exception held as a value (a
+  *poison*) in place of the part's result, and Python's answer is then worked out from those results:
+
+  * operations (calls, comparisons, arithmetic, indexing, attributes, displays) never raise: an
+    operand that is a poison makes the result that poison, and an operation that raises gives a new one;
+  * ``and``, ``or``, chained comparisons and ``x if c else y`` evaluate every operand, then give
+    Python's answer (or the exception Python would have raised first);
+  * comprehensions evaluate their element and conditions for every item; a generator over a
+    container is walked ahead (up to ``PREFETCH`` items), one over an iterator goes Python's way
+    (walking it ahead would use up what the test reads next);
+  * the message is evaluated, and made text, whether the assertion holds or not;
+
+* any other ``assert`` is evaluated in Python's order (a walrus one is left as it is): what it skips
+  could change what the test sees next.
 
 Left as Python runs them: asserts inside ``try``/``with`` (the test may catch them on purpose) and
 class bodies; control flow the test writes itself (``if``, ``break``) and functions it defines;
@@ -31,13 +38,14 @@ failed part is not made.
 from __future__ import annotations
 
 import ast
+import builtins
 import operator
 
 PREFETCH = 10_000
-"""Items a generator or ``all``/``any`` consumes ahead; past it (an endless generator), Python's own way."""
+"""Items a generator over a container is walked ahead; past them (an endless one), Python's own way."""
 
-CHECK = "_pg_check"
-"""The rewritten ``assert``: ``CHECK(value, message)``."""
+CHECK, CHECK_IN_ORDER = "_pg_check", "_pg_check_in_order"
+"""The rewritten ``assert``: ``CHECK(value, message)``, or ``CHECK_IN_ORDER(test_thunk, message_thunk)``."""
 
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.MatMult: "matmul", ast.Div: "truediv",
            ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.LShift: "lshift", ast.RShift: "rshift",
@@ -62,9 +70,6 @@ def _thunk(expr: ast.expr) -> ast.Lambda:
 
 class _Uniform:
     """One assertion's expression rewritten so that every part is evaluated (see the module docstring)."""
-
-    def __init__(self, shadowed: frozenset[str]) -> None:
-        self.shadowed = shadowed
 
     def expr(self, node: ast.expr) -> ast.expr:
         handler = getattr(self, "_" + type(node).__name__, None)
@@ -97,8 +102,6 @@ class _Uniform:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             return _helper("part", _thunk(node))
         func = node.func
-        if isinstance(func, ast.Name) and func.id in ("all", "any") and func.id not in self.shadowed:
-            func = ast.Name(f"_pg_{func.id}", ast.Load())
         keywords = ast.Dict([ast.Constant(k.arg) for k in node.keywords], [self.expr(k.value) for k in node.keywords])
         return _helper("call", self.expr(func), ast.Tuple([self.expr(a) for a in node.args], ast.Load()), keywords)
 
@@ -140,10 +143,13 @@ class _Uniform:
         (gen,) = node.generators if len(node.generators) == 1 else (None,)
         if gen is None or gen.is_async:
             return _helper("part", _thunk(node))
-        # every item's conditions and element, evaluated whatever the conditions say
+        # every item's conditions and element, evaluated whatever the conditions say, from the source given
         row = ast.Tuple([self.expr(c) for c in gen.ifs] + [self.expr(p) for p in parts], ast.Load())
-        rows = ast.GeneratorExp(row, [ast.comprehension(gen.target, _helper("iter", self.expr(gen.iter)), [], 0)])
-        return _helper("comprehension", ast.Constant(kind), rows, ast.Constant(len(gen.ifs)))
+        source = ast.Name("_pg_source", ast.Load())
+        rows = ast.Lambda(ast.arguments(posonlyargs=[], args=[ast.arg("_pg_source")], vararg=None, kwonlyargs=[],
+                                        kw_defaults=[], kwarg=None, defaults=[]),
+                          ast.GeneratorExp(row, [ast.comprehension(gen.target, source, [], 0)]))
+        return _helper("comprehension", ast.Constant(kind), self.expr(gen.iter), rows, ast.Constant(len(gen.ifs)))
 
     def _ListComp(self, node: ast.ListComp) -> ast.expr:
         return self._comprehension("list", node, [node.elt])
@@ -158,11 +164,92 @@ class _Uniform:
         return self._comprehension("dict", node, [node.key, node.value])
 
 
-class _Asserts(ast.NodeTransformer):
-    """Every ``assert`` outside ``try``/``with`` and class bodies becomes ``CHECK(test, message)``."""
+# builtins whose call can change nothing the test sees later, and those that walk (use up) an iterator argument
+_PURE_BUILTINS = frozenset("abs ascii bin bool bytes callable chr complex divmod float format hash hex int isinstance "
+                           "issubclass len oct ord pow range repr round slice str type".split())
+_WALKING_BUILTINS = frozenset("all any dict enumerate filter frozenset list map max min next reversed set sorted sum "
+                              "tuple zip".split())
+_PURE_MODULES = frozenset("math cmath re string operator statistics fractions decimal copy json hashlib".split())
+_BUILTINS = frozenset(dir(builtins))
 
-    def __init__(self, shadowed: frozenset[str]) -> None:
-        self.uniform = _Uniform(shadowed)
+
+class _Speculation:
+    """Whether evaluating an expression that Python would skip can change anything the test sees later.
+
+    Judge-side effects only: a walrus, a call of a function the test or setup defines (``judge_names``),
+    a method call on anything but a fresh value (``ok.append``), a builtin outside the pure ones, a walk
+    over an iterator the test may read again. Calls of other names (the program's functions, the
+    ``candidate`` parameter) act in the program's process, which knows what it was asked anyway.
+    """
+
+    def __init__(self, judge_names: frozenset[str]) -> None:
+        self.judge_names = judge_names
+
+    def safe(self, node: ast.AST) -> bool:
+        for n in ast.walk(node):
+            if isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
+                return False
+            if isinstance(n, ast.Call) and not self._safe_call(n):
+                return False
+            if isinstance(n, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)) and \
+                    not all(self.fresh(g.iter) for g in n.generators):
+                return False
+        return True
+
+    def _safe_call(self, call: ast.Call) -> bool:
+        func = call.func
+        if isinstance(func, ast.Name):
+            name = func.id
+            if name in self.judge_names:
+                return False
+            if name in _PURE_BUILTINS:
+                return True
+            if name in _WALKING_BUILTINS:
+                return all(self.fresh(a.value if isinstance(a, ast.Starred) else a) for a in call.args)
+            return name not in _BUILTINS  # the program's (or a parameter holding it)
+        if isinstance(func, ast.Attribute):
+            receiver = func.value
+            if isinstance(receiver, ast.Name) and receiver.id in _PURE_MODULES and receiver.id not in self.judge_names:
+                return True
+            return self.fresh(receiver)
+        return False
+
+    def fresh(self, node: ast.AST) -> bool:
+        """A value made by the expression itself, that nothing else holds: walking or mutating it is unseen."""
+        if isinstance(node, (ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp,
+                             ast.GeneratorExp, ast.DictComp, ast.JoinedStr, ast.BinOp)):
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                return func.id == "range" or (func.id not in _BUILTINS and func.id not in self.judge_names) or \
+                    (func.id in _PURE_BUILTINS | _WALKING_BUILTINS and self._safe_call(node))
+            if isinstance(func, ast.Attribute):
+                return self.fresh(func.value)
+        return False
+
+
+def judge_defined(sources: list[str]) -> frozenset[str]:
+    """Names the trusted code binds itself (functions, classes, variables, imports), not function parameters."""
+    names: set[str] = set()
+    for source in sources:
+        for n in ast.walk(ast.parse(source)):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(n.name)
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+            elif isinstance(n, ast.alias):
+                names.add((n.asname or n.name).split(".")[0])
+    return frozenset(names)
+
+
+class _Asserts(ast.NodeTransformer):
+    """Every ``assert`` outside ``try``/``with`` and class bodies becomes ``CHECK(test, message)``, or
+    ``CHECK_IN_ORDER(lambda: test, lambda: message)`` where evaluating every part could be seen."""
+
+    def __init__(self, judge_names: frozenset[str]) -> None:
+        self.uniform = _Uniform()
+        self.speculation = _Speculation(judge_names)
         self.kept = 0  # depth of the try/with bodies (which may catch) and class bodies
 
     def _keep_raising(self, node: ast.AST) -> ast.AST:
@@ -177,9 +264,14 @@ class _Asserts(ast.NodeTransformer):
     def visit_Assert(self, node: ast.Assert) -> ast.AST:
         if self.kept:
             return node
-        args = [self.uniform.expr(node.test)] + ([self.uniform.expr(node.msg)] if node.msg is not None else [])
-        check = ast.fix_missing_locations(ast.copy_location(ast.Expr(ast.Call(ast.Name(CHECK, ast.Load()), args, [])),
-                                                            node))
+        parts = [node.test] + ([node.msg] if node.msg is not None else [])
+        if all(self.speculation.safe(p) for p in parts):
+            check = ast.Call(ast.Name(CHECK, ast.Load()), [self.uniform.expr(p) for p in parts], [])
+        elif any(isinstance(n, ast.NamedExpr) for n in ast.walk(node)):
+            return node  # a walrus binds where the test reads it: not inside a thunk
+        else:
+            check = ast.Call(ast.Name(CHECK_IN_ORDER, ast.Load()), [_thunk(p) for p in parts], [])
+        check = ast.fix_missing_locations(ast.copy_location(ast.Expr(check), node))
         try:  # a shape the rewrite does not know yet stays Python's own rather than breaking the test
             compile(ast.Module([check], []), "<assert>", "exec")
         except (SyntaxError, ValueError, TypeError):
@@ -187,12 +279,13 @@ class _Asserts(ast.NodeTransformer):
         return check
 
 
-def blind(source: str, filename: str, shadowed: frozenset[str] = frozenset()) -> object:
+def blind(source: str, filename: str, judge_names: frozenset[str] | None = None) -> object:
     """``source`` compiled with its assertions rewritten (see the module docstring).
 
-    ``shadowed``: builtin names that are the program's in this task (an entry point called ``all``).
+    ``judge_names``: names the trusted code defines, the task's setup included (default: those ``source`` binds).
     """
-    tree = _Asserts(shadowed).visit(ast.parse(source, filename))
+    judge_names = judge_defined([source]) if judge_names is None else judge_names
+    tree = _Asserts(judge_names).visit(ast.parse(source, filename))
     return compile(ast.fix_missing_locations(tree), filename, "exec")
 
 
@@ -222,10 +315,9 @@ class Assertions:
 
     def helpers(self) -> dict[str, object]:
         """The names the rewritten tests call, bound to this record."""
-        return {CHECK: self.check, **{f"_pg_{name}": getattr(self, name) for name in (
-            "part", "op", "compare", "call", "attr", "item", "slice", "display", "comprehension", "iter")},
-            "_pg_and": self.and_, "_pg_or": self.or_, "_pg_if": self.if_, "_pg_all": self.all_,
-            "_pg_any": self.any_}
+        return {CHECK: self.check, CHECK_IN_ORDER: self.check_in_order, **{f"_pg_{name}": getattr(self, name) for name in (
+            "part", "op", "compare", "call", "attr", "item", "slice", "display", "comprehension")},
+            "_pg_and": self.and_, "_pg_or": self.or_, "_pg_if": self.if_}
 
     def check(self, value: object, message: object = _NO_MESSAGE) -> None:
         """``assert value, message``, recorded instead of raised; the message is made text either way."""
@@ -239,6 +331,15 @@ class Assertions:
             error = text.exc if type(text) is _Poison else AssertionError(text)
         (self._held if failure is None and held else self.failed).append(failure or error)
         self._held.clear()
+
+    def check_in_order(self, test, message=None) -> None:  # noqa: ANN001
+        """``assert test(), message()`` in Python's order (the message only on failure), recorded instead of raised."""
+        held, failure = self._truth(self._run(test))
+        if failure is None and not held:
+            text = self._run(message) if message is not None else None
+            failure = text.exc if type(text) is _Poison else AssertionError(*(() if message is None else (text,)))
+        if failure is not None:
+            self.failed.append(failure)
 
     # -- parts --------------------------------------------------------------------------------------
     def _run(self, thunk) -> object:  # noqa: ANN001
@@ -345,23 +446,21 @@ class Assertions:
             return test if type(test) is _Poison else _Poison(error)
         return body if truth else orelse
 
-    def iter(self, iterable: object) -> object:
-        """The iterable a rewritten comprehension walks: a held exception (or a non-iterable) raises when walked."""
-        if type(iterable) is _Poison:
-            return self._raising(iterable.exc)
-        it = self._run(lambda: iter(iterable))  # type: ignore[call-overload]
-        return self._raising(it.exc) if type(it) is _Poison else it
-
-    @staticmethod
-    def _raising(exc: BaseException):  # noqa: ANN205
-        raise exc
-        yield  # pragma: no cover  # a generator: raises when walked
-
-    def comprehension(self, kind: str, rows: object, n_conds: int) -> object:
-        """A comprehension from its rows (each item's conditions, then its element; a dict's key and value)."""
-        walked, rest = self._walk(rows, None if kind != "generator" else PREFETCH)
+    def comprehension(self, kind: str, source: object, rows, n_conds: int) -> object:  # noqa: ANN001
+        """A comprehension over ``source``: ``rows(iterator)`` gives each item's conditions, then its element
+        (a dict's key and value). A generator over a container is walked ahead; over an iterator, it goes
+        Python's way, since walking ahead would use up what the test may read next."""
+        if type(source) is _Poison:
+            return source
+        iterator = self._run(lambda: iter(source))  # type: ignore[call-overload]
+        if type(iterator) is _Poison:
+            return iterator
         if kind == "generator":
+            if iterator is source:
+                return self._replay([], rows(iterator), n_conds)
+            walked, rest = self._walk(rows(iterator), PREFETCH)
             return self._replay(walked, rest, n_conds)
+        walked, _ = self._walk(rows(iterator), None)
         out: list = []
         for row in walked:
             item = self._kept(row, n_conds)
@@ -415,35 +514,6 @@ class Assertions:
                     raise item.exc
                 if item is not _SKIP:
                     yield item
-
-    def all_(self, iterable: object) -> object:
-        """``all`` that consumes the iterable (up to PREFETCH items) before answering."""
-        return self._consume(iterable, stop_on=False)
-
-    def any_(self, iterable: object) -> object:
-        """``any`` that consumes the iterable (up to PREFETCH items) before answering."""
-        return self._consume(iterable, stop_on=True)
-
-    def _consume(self, iterable: object, stop_on: bool) -> object:
-        decided: object = None
-        iterator = iter(iterable)  # type: ignore[call-overload]
-        for count in range(PREFETCH + 1):
-            item = self._run(lambda: next(iterator))
-            if type(item) is _Poison:
-                if type(item.exc) is StopIteration:
-                    break
-                decided = decided if decided is not None else item.exc  # an iterator that raised is finished
-                break
-            if decided is None:
-                truth, error = self._truth(item)
-                decided = error if error is not None else (stop_on if truth is stop_on else None)
-            if count == PREFETCH and decided is not None:
-                break
-        if decided is None and count == PREFETCH:  # an endless iterator: finish as Python would
-            decided = (any if stop_on else all)(iterator)
-        if isinstance(decided, BaseException):
-            raise decided
-        return (not stop_on) if decided is None else decided
 
 
 _SKIP = object()

@@ -23,6 +23,7 @@ import fractions
 import importlib
 import json
 import keyword
+import math
 import os
 import struct
 import sys
@@ -191,7 +192,9 @@ def decode(raw: object, handle: object, depth: int = 0) -> object:
     """Rebuild a value from plain data; ``handle(kind, ident)`` makes the proxies for "h", "cb" and "mod"."""
     tp = type(raw)
     if tp in _SCALARS:
-        return raw
+        # NaN as the one math.nan: containers compare items by identity first, and in one interpreter a
+        # program returning math.nan gives `[x] == [math.nan]`; a fresh NaN object would make it unequal
+        return math.nan if tp is float and raw != raw else raw
     _check(depth <= MAX_DEPTH, "nesting too deep")
     d = depth + 1
     if tp is list:

@@ -78,6 +78,15 @@ SNIPPETS = [
     "assert f(1) == 3, {}['missing']",
     "T = type('T', (), {'__getitem__': lambda self, k: k})\nassert T()[1:2, f(1)] == (slice(1, 2, None), 2)",
     "assert [[1, 2], [3, 4]][f(0)][f(0):f(1)] == [1, 2]",
+    # what Python skips stays skipped where it could be seen (a blind red team passed wrong programs through these)
+    "it = iter([2, 3, 5, 7, 9])\nassert any(x == 7 for x in it)\nassert list(it) == [9]",
+    "it = iter([2, 3, 5, 7, 9])\nassert next(x for x in it if x > 2) == 3 and list(it) == [5, 7, 9]",
+    "assert (n := f(1)) != 2 or (n := 0) == 0\nassert n == 2",
+    "ok = []\nassert f(1) == 2 or ok.append(1)\nassert ok == []",
+    "ok = []\nassert f(1) == 3 and ok.append(1)\nassert ok == []",
+    "good = 0\nassert [good := x for x in [1, 2] if f(x) == 2 * x and x == 1]\nassert good == 1",
+    "def side(v, seen=[]):\n    seen.append(v)\n    return v\nassert f(1) == 2 or side(1)\nassert side.__defaults__[0] == []",
+    "xs = [3, 1, 2]\nassert f(1) == 2 or xs.sort()\nassert xs == [3, 1, 2]",
 ]
 
 
@@ -146,7 +155,6 @@ SHAPES = [
     "assert f(1) == [1, 2, 3] != f(2)",
     "assert (f(2) == [2, 4, 6]) if f(1) == [1, 2, 3] else False",
     "assert next((x for x in (1, 2, 3) if f(x) != [x, 2 * x, 3 * x]), None) is None",
-    "assert (a := f(1)) == [1, 2, 3] and f(2) == [2, 4, 6] and a",
     "assert [f(1) == [1, 2, 3], f(2) == [2, 4, 6]] == [True, True]",
     "assert (f(1) == [1, 2, 3], f(2)[:2]) == (True, [2, 4])",
     "assert {x: f(x) == [x, 2 * x, 3 * x] for x in (1, 2)} == {1: True, 2: True}",
@@ -176,7 +184,7 @@ def test_the_calls_do_not_depend_on_the_answers(source: str) -> None:
 
 
 def test_an_entry_point_called_all_is_left_to_the_program() -> None:
-    code = blind("assert all([0])", "<test>", shadowed=frozenset({"all"}))
+    code = blind("assert all([0])", "<test>", judge_names=frozenset())
     record = Assertions()
     exec(code, {"all": lambda xs: True, **record.helpers()})
     assert not record.failed

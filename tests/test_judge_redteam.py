@@ -1282,6 +1282,14 @@ _COUNTER_PROBES = {
 }
 
 
+def test_nan_keeps_the_identity_python_gives_it(sb) -> None:
+    """A program returning math.nan: in one interpreter `[x] == [math.nan]` holds (containers compare items by
+    identity first), so `!=` must fail here too, not pass on a NaN rebuilt as a new object (a blind red team)."""
+    prog = "import math\ndef f(x):\n    return math.nan\n"
+    r = sb.run(prog, ["import math\nassert [f(1)] != [math.nan]", "import math\nassert [f(1)] == [math.nan]"])
+    assert [t.passed for t in r.tests] == [False, True], r
+
+
 def test_the_runs_proc_shows_only_its_processes(sb) -> None:
     # /proc/stat's fork count and /proc/loadavg's last pid move with every fork on the host
     prog = ("import os\nGONE = [p for p in ('/proc/stat', '/proc/loadavg', '/proc/vmstat', '/proc/sys/kernel', "
