@@ -315,9 +315,10 @@ class Assertions:
 
     def helpers(self) -> dict[str, object]:
         """The names the rewritten tests call, bound to this record."""
-        return {CHECK: self.check, CHECK_IN_ORDER: self.check_in_order, **{f"_pg_{name}": getattr(self, name) for name in (
-            "part", "op", "compare", "call", "attr", "item", "slice", "display", "comprehension")},
-            "_pg_and": self.and_, "_pg_or": self.or_, "_pg_if": self.if_}
+        parts = ("part", "op", "compare", "call", "attr", "item", "slice", "display", "comprehension")
+        return {CHECK: self.check, CHECK_IN_ORDER: self.check_in_order,
+                **{f"_pg_{name}": getattr(self, name) for name in parts},
+                "_pg_and": self.and_, "_pg_or": self.or_, "_pg_if": self.if_}
 
     def check(self, value: object, message: object = _NO_MESSAGE) -> None:
         """``assert value, message``, recorded instead of raised; the message is made text either way."""
