@@ -71,6 +71,10 @@ def _thunk(expr: ast.expr) -> ast.Lambda:
 class _Uniform:
     """One assertion's expression rewritten so that every part is evaluated (see the module docstring)."""
 
+    def __init__(self, speculation: _Speculation, program_names: frozenset[str]) -> None:
+        self.speculation = speculation
+        self.program_names = program_names
+
     def expr(self, node: ast.expr) -> ast.expr:
         handler = getattr(self, "_" + type(node).__name__, None)
         if handler is not None:
@@ -102,6 +106,10 @@ class _Uniform:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             return _helper("part", _thunk(node))
         func = node.func
+        if isinstance(func, ast.Name) and func.id in ("all", "any") and func.id not in self.program_names | \
+                self.speculation.judge_names and len(node.args) == 1 and not node.keywords and \
+                self.speculation.fresh(node.args[0]):
+            func = ast.Name(f"_pg_{func.id}", ast.Load())  # walks its own fresh iterable to the end first
         keywords = ast.Dict([ast.Constant(k.arg) for k in node.keywords], [self.expr(k.value) for k in node.keywords])
         return _helper("call", self.expr(func), ast.Tuple([self.expr(a) for a in node.args], ast.Load()), keywords)
 
@@ -217,7 +225,7 @@ class _Speculation:
     def fresh(self, node: ast.AST) -> bool:
         """A value made by the expression itself, that nothing else holds: walking or mutating it is unseen."""
         if isinstance(node, (ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp,
-                             ast.GeneratorExp, ast.DictComp, ast.JoinedStr, ast.BinOp)):
+                             ast.GeneratorExp, ast.DictComp, ast.JoinedStr, ast.BinOp, ast.Lambda)):
             return True
         if isinstance(node, ast.Call):
             func = node.func
@@ -247,9 +255,9 @@ class _Asserts(ast.NodeTransformer):
     """Every ``assert`` outside ``try``/``with`` and class bodies becomes ``CHECK(test, message)``, or
     ``CHECK_IN_ORDER(lambda: test, lambda: message)`` where evaluating every part could be seen."""
 
-    def __init__(self, judge_names: frozenset[str]) -> None:
-        self.uniform = _Uniform()
+    def __init__(self, judge_names: frozenset[str], program_names: frozenset[str]) -> None:
         self.speculation = _Speculation(judge_names)
+        self.uniform = _Uniform(self.speculation, program_names)
         self.kept = 0  # depth of the try/with bodies (which may catch) and class bodies
 
     def _keep_raising(self, node: ast.AST) -> ast.AST:
@@ -279,13 +287,15 @@ class _Asserts(ast.NodeTransformer):
         return check
 
 
-def blind(source: str, filename: str, judge_names: frozenset[str] | None = None) -> object:
+def blind(source: str, filename: str, judge_names: frozenset[str] | None = None,
+          program_names: frozenset[str] = frozenset()) -> object:
     """``source`` compiled with its assertions rewritten (see the module docstring).
 
-    ``judge_names``: names the trusted code defines, the task's setup included (default: those ``source`` binds).
+    ``judge_names``: names the trusted code defines, the task's setup included (default: those ``source`` binds);
+    ``program_names``: builtin names that are the program's in this task (an entry point called ``all``).
     """
     judge_names = judge_defined([source]) if judge_names is None else judge_names
-    tree = _Asserts(judge_names).visit(ast.parse(source, filename))
+    tree = _Asserts(judge_names - program_names, program_names).visit(ast.parse(source, filename))
     return compile(ast.fix_missing_locations(tree), filename, "exec")
 
 
@@ -318,7 +328,8 @@ class Assertions:
         parts = ("part", "op", "compare", "call", "attr", "item", "slice", "display", "comprehension")
         return {CHECK: self.check, CHECK_IN_ORDER: self.check_in_order,
                 **{f"_pg_{name}": getattr(self, name) for name in parts},
-                "_pg_and": self.and_, "_pg_or": self.or_, "_pg_if": self.if_}
+                "_pg_and": self.and_, "_pg_or": self.or_, "_pg_if": self.if_, "_pg_all": self.all_,
+                "_pg_any": self.any_}
 
     def check(self, value: object, message: object = _NO_MESSAGE) -> None:
         """``assert value, message``, recorded instead of raised; the message is made text either way."""
@@ -476,13 +487,14 @@ class Assertions:
     def _walk(self, rows: object, limit: int | None) -> tuple[list, object]:
         walked: list = []
         iterator = iter(rows)  # type: ignore[call-overload]
-        while limit is None or len(walked) < limit:
+        first_error = None
+        while (limit is None or len(walked) < limit) and (first_error is None or len(walked) - first_error < PREFETCH):
             row = self._run(lambda: next(iterator))
             if type(row) is _Poison:
-                if type(row.exc) is not StopIteration:
-                    walked.append(row)
-                return walked, None
-            walked.append(row)
+                if type(row.exc) is StopIteration:
+                    return walked, None
+                first_error = len(walked) if first_error is None else first_error
+            walked.append(row)  # past an exception too (map() goes on; a generator that raised ends), not forever
         return walked, iterator
 
     def _kept(self, row: object, n_conds: int) -> object:
@@ -515,6 +527,25 @@ class Assertions:
                     raise item.exc
                 if item is not _SKIP:
                     yield item
+
+
+    def all_(self, iterable: object) -> object:
+        """``all`` of an iterable the assertion made itself: walked to the end (up to PREFETCH) before answering."""
+        return self._decide(iterable, stop_on=False)
+
+    def any_(self, iterable: object) -> object:
+        """``any`` of an iterable the assertion made itself: walked to the end (up to PREFETCH) before answering."""
+        return self._decide(iterable, stop_on=True)
+
+    def _decide(self, iterable: object, stop_on: bool) -> object:
+        iterator = iter(iterable)  # type: ignore[call-overload]
+        walked, rest = self._walk(iterator, PREFETCH)
+        for item in walked:
+            if type(item) is _Poison:
+                raise item.exc
+            if bool(item) is stop_on:
+                return stop_on
+        return (any if stop_on else all)(rest) if rest is not None else not stop_on
 
 
 _SKIP = object()

@@ -335,8 +335,8 @@ def _free_names(sources: list[tuple[str, str]]) -> set[str]:
 def _prepare(tests: tuple[str, ...], setup: str, entry_point: str) -> tuple[list, object, frozenset[str]]:
     """Compiled tests (their assertions made blind, ``_blind_tests``) and setup, and the names they read:
     kept, since RL judges the same tasks over and over."""
-    judge_names = _blind_tests.judge_defined([setup, *tests]) - {entry_point}
-    compiled = [_blind_tests.blind(t, TEST_FILE, judge_names) for t in tests]
+    judge_names = _blind_tests.judge_defined([setup, *tests])
+    compiled = [_blind_tests.blind(t, TEST_FILE, judge_names, frozenset({entry_point})) for t in tests]
     setup_code = compile(setup, SETUP_FILE, "exec")
     return compiled, setup_code, frozenset(_free_names([(setup, SETUP_FILE)] + [(t, TEST_FILE) for t in tests]))
 

@@ -161,6 +161,7 @@ SHAPES = [
     "assert [x for x in (1, 2, 3) if f(x) == [x, 2 * x, 3 * x]] == [1, 2, 3]",
     "assert f(1) == [1, 2, 3], f(2)",
     "assert f(1)[0] == 1 and f(2)[2] == 6",
+    "assert all(map(lambda x: f(x) == [x, 2 * x, 3 * x], [1, 2, 3]))",
     "assert str(f(1) == [1, 2, 3]) + str(f(2)) == 'True[2, 4, 6]'",
     "def check(c):\n    assert c(1) == [1, 2, 3]\n    assert c(2) == [2, 4, 6] and c(3) == [3, 6, 9]\ncheck(f)",
 ]
@@ -184,7 +185,7 @@ def test_the_calls_do_not_depend_on_the_answers(source: str) -> None:
 
 
 def test_an_entry_point_called_all_is_left_to_the_program() -> None:
-    code = blind("assert all([0])", "<test>", judge_names=frozenset())
+    code = blind("assert all([0])", "<test>", program_names=frozenset({"all"}))
     record = Assertions()
     exec(code, {"all": lambda xs: True, **record.helpers()})
     assert not record.failed
