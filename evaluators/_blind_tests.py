@@ -173,10 +173,11 @@ class _Uniform:
 
 
 # builtins whose call can change nothing the test sees later, and those that walk (use up) an iterator argument
-_PURE_BUILTINS = frozenset("abs ascii bin bool bytes callable chr complex divmod float format hash hex int isinstance "
-                           "issubclass len oct ord pow range repr round slice str type".split())
-_WALKING_BUILTINS = frozenset("all any dict enumerate filter frozenset list map max min next reversed set sorted sum "
-                              "tuple zip".split())
+_PURE_BUILTINS = frozenset("abs ascii bin bool bytes callable chr complex dir divmod float format getattr hasattr hash "
+                           "hex id int isinstance issubclass len oct ord pow range repr round slice str type "
+                           "vars".split())
+_WALKING_BUILTINS = frozenset("all any dict enumerate filter frozenset iter list map max min next reversed set sorted "
+                              "sum tuple zip".split())
 _PURE_MODULES = frozenset("math cmath re string operator statistics fractions decimal copy json hashlib".split())
 _BUILTINS = frozenset(dir(builtins))
 
@@ -190,8 +191,9 @@ class _Speculation:
     ``candidate`` parameter) act in the program's process, which knows what it was asked anyway.
     """
 
-    def __init__(self, judge_names: frozenset[str]) -> None:
+    def __init__(self, judge_names: frozenset[str], judge_functions: frozenset[str]) -> None:
         self.judge_names = judge_names
+        self.judge_functions = judge_functions
 
     def safe(self, node: ast.AST) -> bool:
         for n in ast.walk(node):
@@ -205,6 +207,15 @@ class _Speculation:
         return True
 
     def _safe_call(self, call: ast.Call) -> bool:
+        # a callable handed to a call (key=ok.append, key=helper) runs as part of it: the judge's own are not safe
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            arg = arg.value if isinstance(arg, ast.Starred) else arg
+            if isinstance(arg, ast.Attribute) and not self.fresh(arg.value) and not (
+                    isinstance(arg.value, ast.Name) and arg.value.id in _PURE_MODULES):
+                return False
+            if isinstance(arg, ast.Name) and (arg.id in self.judge_functions or arg.id in _BUILTINS - _PURE_BUILTINS or (
+                    arg in [k.value for k in call.keywords] and arg.id in self.judge_names)):
+                return False
         func = call.func
         if isinstance(func, ast.Name):
             name = func.id
@@ -237,28 +248,34 @@ class _Speculation:
         return False
 
 
-def judge_defined(sources: list[str]) -> frozenset[str]:
-    """Names the trusted code binds itself (functions, classes, variables, imports), not function parameters."""
+def judge_defined(sources: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """Names the trusted code binds itself (functions, classes, variables, imports; not function parameters),
+    and those of them that are its functions and classes."""
     names: set[str] = set()
+    functions: set[str] = set()
     for source in sources:
         for n in ast.walk(ast.parse(source)):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(n.name)
+                functions.add(n.name)
+            elif isinstance(n, ast.Assign) and isinstance(n.value, ast.Lambda):
+                functions.update(t.id for t in n.targets if isinstance(t, ast.Name))
             elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 names.add(n.id)
             elif isinstance(n, ast.alias):
                 names.add((n.asname or n.name).split(".")[0])
-    return frozenset(names)
+    return frozenset(names | functions), frozenset(functions)
 
 
 class _Asserts(ast.NodeTransformer):
     """Every ``assert`` outside ``try``/``with`` and class bodies becomes ``CHECK(test, message)``, or
     ``CHECK_IN_ORDER(lambda: test, lambda: message)`` where evaluating every part could be seen."""
 
-    def __init__(self, judge_names: frozenset[str], program_names: frozenset[str]) -> None:
-        self.speculation = _Speculation(judge_names)
+    def __init__(self, judge_names: tuple[frozenset[str], frozenset[str]], program_names: frozenset[str],
+                 caught: frozenset[str]) -> None:
+        self.speculation = _Speculation(judge_names[0] - program_names, judge_names[1] - program_names)
         self.uniform = _Uniform(self.speculation, program_names)
-        self.kept = 0  # depth of the try/with bodies (which may catch) and class bodies
+        self.caught = caught  # functions the test calls inside a try: their asserts must raise to be caught
+        self.kept = 0  # depth of the try/with bodies (which may catch), class bodies and such functions
 
     def _keep_raising(self, node: ast.AST) -> ast.AST:
         self.kept += 1
@@ -268,6 +285,11 @@ class _Asserts(ast.NodeTransformer):
             self.kept -= 1
 
     visit_Try = visit_TryStar = visit_With = visit_AsyncWith = visit_ClassDef = _keep_raising
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._keep_raising(node) if node.name in self.caught else self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
     def visit_Assert(self, node: ast.Assert) -> ast.AST:
         if self.kept:
@@ -287,15 +309,19 @@ class _Asserts(ast.NodeTransformer):
         return check
 
 
-def blind(source: str, filename: str, judge_names: frozenset[str] | None = None,
+def blind(source: str, filename: str, judge_names: tuple[frozenset[str], frozenset[str]] | None = None,
           program_names: frozenset[str] = frozenset()) -> object:
     """``source`` compiled with its assertions rewritten (see the module docstring).
 
-    ``judge_names``: names the trusted code defines, the task's setup included (default: those ``source`` binds);
+    ``judge_names``: :func:`judge_defined` of the trusted code, the task's setup included (default: of ``source``);
     ``program_names``: builtin names that are the program's in this task (an entry point called ``all``).
     """
     judge_names = judge_defined([source]) if judge_names is None else judge_names
-    tree = _Asserts(judge_names - program_names, program_names).visit(ast.parse(source, filename))
+    tree = ast.parse(source, filename)
+    caught = frozenset(call.func.id for t in ast.walk(tree) if isinstance(t, (ast.Try, ast.TryStar, ast.With))
+                       for stmt in t.body for call in ast.walk(stmt)
+                       if isinstance(call, ast.Call) and isinstance(call.func, ast.Name))
+    tree = _Asserts(judge_names, program_names, caught).visit(tree)
     return compile(ast.fix_missing_locations(tree), filename, "exec")
 
 

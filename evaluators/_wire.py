@@ -81,6 +81,10 @@ _STDLIB_MAPPINGS = {collections.OrderedDict: "od", collections.Counter: "ctr", c
 def encode(value: object, other: object, depth: int = 0) -> object:
     """Plain data for ``value``; ``other(value)`` encodes what is not plain data (handles, callbacks)."""
     tp = type(value)
+    if tp is float and value != value:
+        # a NaN keeps whether it is math.nan (containers compare items by identity first: `[x] == [math.nan]`
+        # holds in one interpreter when x is math.nan) and its sign; any other NaN arrives as a new object
+        return {"nan": [value is math.nan, math.copysign(1.0, value) < 0]}
     if tp in _SCALARS:
         return value
     if depth > MAX_DEPTH:
@@ -192,9 +196,7 @@ def decode(raw: object, handle: object, depth: int = 0) -> object:
     """Rebuild a value from plain data; ``handle(kind, ident)`` makes the proxies for "h", "cb" and "mod"."""
     tp = type(raw)
     if tp in _SCALARS:
-        # NaN as the one math.nan: containers compare items by identity first, and in one interpreter a
-        # program returning math.nan gives `[x] == [math.nan]`; a fresh NaN object would make it unequal
-        return math.nan if tp is float and raw != raw else raw
+        return raw
     _check(depth <= MAX_DEPTH, "nesting too deep")
     d = depth + 1
     if tp is list:
@@ -217,6 +219,9 @@ def decode(raw: object, handle: object, depth: int = 0) -> object:
                 kind, collections.Counter)(dict(pairs) if kind == "ctr" else pairs)
         except TypeError:
             raise WireError("malformed value: unhashable key") from None
+    if kind == "nan":
+        _check(type(body) is list and len(body) == 2 and all(type(x) is bool for x in body), kind)
+        return math.nan if body[0] else math.copysign(float("nan"), -1.0 if body[1] else 1.0)
     if kind in ("b", "ba"):
         _check(type(body) is str, kind)
         try:

@@ -87,6 +87,10 @@ SNIPPETS = [
     "good = 0\nassert [good := x for x in [1, 2] if f(x) == 2 * x and x == 1]\nassert good == 1",
     "def side(v, seen=[]):\n    seen.append(v)\n    return v\nassert f(1) == 2 or side(1)\nassert side.__defaults__[0] == []",
     "xs = [3, 1, 2]\nassert f(1) == 2 or xs.sort()\nassert xs == [3, 1, 2]",
+    "ok = []\nassert f(1) != 2 or sorted([1], key=ok.append) == [1]\nassert not ok",
+    "d = {}\nassert f(1) != 2 or max([{'a': 1}], key=d.update) == {'a': 1}\nassert not d",
+    "def inner():\n    assert f(1) == 3\ntry:\n    inner()\nexcept AssertionError:\n    pass",
+    "assert hasattr(f(1), 'real') and getattr(f(1), 'imag') == 0 and next(iter([f(1)])) == 2",
 ]
 
 
@@ -162,6 +166,7 @@ SHAPES = [
     "assert f(1) == [1, 2, 3], f(2)",
     "assert f(1)[0] == 1 and f(2)[2] == 6",
     "assert all(map(lambda x: f(x) == [x, 2 * x, 3 * x], [1, 2, 3]))",
+    "assert hasattr(f(1), 'count') and f(1) == [1, 2, 3] and next(iter([f(2)])) == [2, 4, 6]",
     "assert str(f(1) == [1, 2, 3]) + str(f(2)) == 'True[2, 4, 6]'",
     "def check(c):\n    assert c(1) == [1, 2, 3]\n    assert c(2) == [2, 4, 6] and c(3) == [3, 6, 9]\ncheck(f)",
 ]

@@ -1284,10 +1284,15 @@ _COUNTER_PROBES = {
 
 def test_nan_keeps_the_identity_python_gives_it(sb) -> None:
     """A program returning math.nan: in one interpreter `[x] == [math.nan]` holds (containers compare items by
-    identity first), so `!=` must fail here too, not pass on a NaN rebuilt as a new object (a blind red team)."""
-    prog = "import math\ndef f(x):\n    return math.nan\n"
-    r = sb.run(prog, ["import math\nassert [f(1)] != [math.nan]", "import math\nassert [f(1)] == [math.nan]"])
-    assert [t.passed for t in r.tests] == [False, True], r
+    identity first), so `!=` must fail here too; any other NaN stays another object, with its sign (two blind
+    red teams: one passed `!=` on a NaN rebuilt as a new object, the next `is math.nan` on any NaN)."""
+    tests = ["import math\nassert [f(1)] != [math.nan]", "import math\nassert [f(1)] == [math.nan]",
+             "import math\nassert f(1) is math.nan", "import math\nassert math.copysign(1, f(1)) == -1",
+             "assert len({f(1), f(2)}) == 2"]
+    r = sb.run("import math\ndef f(x):\n    return math.nan\n", tests)
+    assert [t.passed for t in r.tests] == [False, True, True, False, False], r
+    r = sb.run("def f(x):\n    return -float('nan')\n", tests)
+    assert [t.passed for t in r.tests] == [True, False, False, True, True], r
 
 
 def test_the_runs_proc_shows_only_its_processes(sb) -> None:
