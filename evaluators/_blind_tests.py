@@ -22,14 +22,16 @@ So the judge runs a rewritten copy of each test (the caller's source is never ch
     Python's answer (or the exception Python would have raised first);
   * comprehensions evaluate their element and conditions for every item; a generator over a
     container is walked ahead (up to ``PREFETCH`` items), one over an iterator goes Python's way
-    (walking it ahead would use up what the test reads next);
+    (walking it ahead would use up what the test reads next); ``all``/``any`` of an iterable the
+    assertion builds itself walk it to the end first;
   * the message is evaluated, and made text, whether the assertion holds or not;
 
 * any other ``assert`` is evaluated in Python's order (a walrus one is left as it is): what it skips
   could change what the test sees next.
 
-Left as Python runs them: asserts inside ``try``/``with`` (the test may catch them on purpose) and
-class bodies; control flow the test writes itself (``if``, ``break``) and functions it defines;
+Left as Python runs them: asserts inside ``try``/``with`` (the test may catch them on purpose), class
+bodies and functions the test calls inside a ``try``; control flow the test writes itself (``if``,
+``break``) and functions it defines;
 comprehensions with several ``for`` clauses, starred arguments, f-strings and extended slices (each run
 as one part); an assertion whose rewrite would not compile. A call whose arguments are themselves a
 failed part is not made.
