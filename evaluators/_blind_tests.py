@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import itertools
 import operator
 
 PREFETCH = 10_000
@@ -65,9 +66,9 @@ def _helper(name: str, *args: ast.expr) -> ast.Call:
     return ast.Call(ast.Name(f"_pg_{name}", ast.Load()), list(args), [])
 
 
-def _thunk(expr: ast.expr) -> ast.Lambda:
-    return ast.Lambda(ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[],
-                                    kwarg=None, defaults=[]), expr)
+def _thunk(expr: ast.expr, *params: str) -> ast.Lambda:
+    return ast.Lambda(ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None, kwonlyargs=[],
+                                    kw_defaults=[], kwarg=None, defaults=[]), expr)
 
 
 class _Uniform:
@@ -100,9 +101,6 @@ class _Uniform:
 
     def _IfExp(self, node: ast.IfExp) -> ast.expr:
         return _helper("if", self.expr(node.test), self.expr(node.body), self.expr(node.orelse))
-
-    def _NamedExpr(self, node: ast.NamedExpr) -> ast.expr:
-        return ast.NamedExpr(node.target, self.expr(node.value))  # binds where Python binds it
 
     def _Call(self, node: ast.Call) -> ast.expr:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
@@ -156,9 +154,7 @@ class _Uniform:
         # every item's conditions and element, evaluated whatever the conditions say, from the source given
         row = ast.Tuple([self.expr(c) for c in gen.ifs] + [self.expr(p) for p in parts], ast.Load())
         source = ast.Name("_pg_source", ast.Load())
-        rows = ast.Lambda(ast.arguments(posonlyargs=[], args=[ast.arg("_pg_source")], vararg=None, kwonlyargs=[],
-                                        kw_defaults=[], kwarg=None, defaults=[]),
-                          ast.GeneratorExp(row, [ast.comprehension(gen.target, source, [], 0)]))
+        rows = _thunk(ast.GeneratorExp(row, [ast.comprehension(gen.target, source, [], 0)]), "_pg_source")
         return _helper("comprehension", ast.Constant(kind), self.expr(gen.iter), rows, ast.Constant(len(gen.ifs)))
 
     def _ListComp(self, node: ast.ListComp) -> ast.expr:
@@ -210,13 +206,14 @@ class _Speculation:
 
     def _safe_call(self, call: ast.Call) -> bool:
         # a callable handed to a call (key=ok.append, key=helper) runs as part of it: the judge's own are not safe
-        for arg in [*call.args, *(k.value for k in call.keywords)]:
+        keywords = [k.value for k in call.keywords]
+        for arg in [*call.args, *keywords]:
             arg = arg.value if isinstance(arg, ast.Starred) else arg
             if isinstance(arg, ast.Attribute) and not self.fresh(arg.value) and not (
                     isinstance(arg.value, ast.Name) and arg.value.id in _PURE_MODULES):
                 return False
-            if isinstance(arg, ast.Name) and (arg.id in self.judge_functions or arg.id in _BUILTINS - _PURE_BUILTINS or (
-                    arg in [k.value for k in call.keywords] and arg.id in self.judge_names)):
+            judge_own = self.judge_names if arg in keywords else self.judge_functions  # key=cb: any variable of ours
+            if isinstance(arg, ast.Name) and (arg.id in judge_own or arg.id in _BUILTINS - _PURE_BUILTINS):
                 return False
         func = call.func
         if isinstance(func, ast.Name):
@@ -337,6 +334,11 @@ class _Poison:
 
 
 _NO_MESSAGE = object()
+_SKIP = object()  # a comprehension item its conditions leave out
+
+
+def _first_poison(values: object) -> _Poison | None:
+    return next((v for v in values if type(v) is _Poison), None)  # type: ignore[attr-defined]
 
 
 class Assertions:
@@ -361,7 +363,8 @@ class Assertions:
 
     def check(self, value: object, message: object = _NO_MESSAGE) -> None:
         """``assert value, message``, recorded instead of raised; the message is made text either way."""
-        held, failure = self._truth(value)
+        held, poison = self._truth(value)
+        failure = poison.exc if poison else None
         if message is _NO_MESSAGE:
             error: BaseException = AssertionError()
         elif type(message) is _Poison:
@@ -374,12 +377,13 @@ class Assertions:
 
     def check_in_order(self, test, message=None) -> None:  # noqa: ANN001
         """``assert test(), message()`` in Python's order (the message only on failure), recorded instead of raised."""
-        held, failure = self._truth(self._run(test))
-        if failure is None and not held:
+        held, poison = self._truth(self._run(test))
+        if poison:
+            self.failed.append(poison.exc)
+        elif not held:
             text = self._run(message) if message is not None else None
-            failure = text.exc if type(text) is _Poison else AssertionError(*(() if message is None else (text,)))
-        if failure is not None:
-            self.failed.append(failure)
+            self.failed.append(text.exc if type(text) is _Poison else
+                               AssertionError(*(() if message is None else (text,))))
 
     # -- parts --------------------------------------------------------------------------------------
     def _run(self, thunk) -> object:  # noqa: ANN001
@@ -390,11 +394,12 @@ class Assertions:
                 raise
             return _Poison(exc)
 
-    def _truth(self, value: object) -> tuple[bool, BaseException | None]:
+    def _truth(self, value: object) -> tuple[bool, _Poison | None]:
+        """The truth of a part, or the exception that stands for it (the part's own, or its ``bool()``'s)."""
         if type(value) is _Poison:
-            return False, value.exc
+            return False, value
         truth = self._run(lambda: bool(value))
-        return (False, truth.exc) if type(truth) is _Poison else (truth, None)  # type: ignore[return-value]
+        return (False, truth) if type(truth) is _Poison else (truth, None)  # type: ignore[return-value]
 
     def part(self, thunk) -> object:  # noqa: ANN001
         """A part run its own way: its value, or its exception held."""
@@ -402,17 +407,12 @@ class Assertions:
 
     def op(self, name: str, *operands: object) -> object:
         """An operator of the ``operator`` module on operands that may be held exceptions."""
-        for value in operands:
-            if type(value) is _Poison:
-                return value
-        return self._run(lambda: _OPERATORS[name](*operands))
+        return _first_poison(operands) or self._run(lambda: _OPERATORS[name](*operands))
 
     def call(self, func: object, args: tuple, kwargs: dict) -> object:
         """``func(*args, **kwargs)``; not made when any of them is a held exception."""
-        for value in (func, *args, *kwargs.values()):
-            if type(value) is _Poison:
-                return value
-        return self._run(lambda: func(*args, **kwargs))  # type: ignore[operator]
+        poison = _first_poison((func, *args, *kwargs.values()))
+        return poison or self._run(lambda: func(*args, **kwargs))  # type: ignore[operator]
 
     def attr(self, obj: object, name: str) -> object:
         """``obj.name``."""
@@ -420,28 +420,16 @@ class Assertions:
 
     def item(self, obj: object, key: object) -> object:
         """``obj[key]``."""
-        for value in (obj, key):
-            if type(value) is _Poison:
-                return value
-        return self._run(lambda: obj[key])  # type: ignore[index]
+        return _first_poison((obj, key)) or self._run(lambda: obj[key])  # type: ignore[index]
 
     def slice(self, *parts: object) -> object:
         """``slice(lower, upper, step)``."""
-        for value in parts:
-            if type(value) is _Poison:
-                return value
-        return slice(*parts)
+        return _first_poison(parts) or slice(*parts)
 
     def display(self, kind: str, *items: object) -> object:
         """A list, tuple, set or dict display (dict items as pairs)."""
-        for value in items:
-            if type(value) is _Poison:
-                return value
-            if kind == "dict":
-                for part in value:  # type: ignore[union-attr]
-                    if type(part) is _Poison:
-                        return part
-        return self._run(lambda: {"list": list, "tuple": tuple, "set": set, "dict": dict}[kind](items))
+        poison = _first_poison(part for pair in items for part in pair) if kind == "dict" else _first_poison(items)
+        return poison or self._run(lambda: {"list": list, "tuple": tuple, "set": set, "dict": dict}[kind](items))
 
     def and_(self, *values: object) -> object:
         """``a and b and ...``: Python's answer from operands all evaluated."""
@@ -453,11 +441,9 @@ class Assertions:
 
     def _boolean(self, values: tuple, stop_on: bool) -> object:
         for value in values[:-1]:
-            truth, error = self._truth(value)
-            if error is not None:
-                return value if type(value) is _Poison else _Poison(error)
-            if truth is stop_on:
-                return value
+            truth, poison = self._truth(value)
+            if poison or truth is stop_on:
+                return poison or value
         return values[-1]
 
     def compare(self, ops: tuple[str, ...], *operands: object) -> object:
@@ -472,19 +458,15 @@ class Assertions:
             result = self._run(lambda: _OPERATORS[name](left, right))
             if i == len(ops) - 1 or type(result) is _Poison:
                 return result
-            truth, error = self._truth(result)
-            if error is not None:
-                return _Poison(error)
-            if not truth:
-                return result
+            truth, poison = self._truth(result)
+            if poison or not truth:
+                return poison or result
         return result
 
     def if_(self, test: object, body: object, orelse: object) -> object:
         """``body if test else orelse``: Python's answer from all three evaluated."""
-        truth, error = self._truth(test)
-        if error is not None:
-            return test if type(test) is _Poison else _Poison(error)
-        return body if truth else orelse
+        truth, poison = self._truth(test)
+        return poison or (body if truth else orelse)
 
     def comprehension(self, kind: str, source: object, rows, n_conds: int) -> object:  # noqa: ANN001
         """A comprehension over ``source``: ``rows(iterator)`` gives each item's conditions, then its element
@@ -530,32 +512,19 @@ class Assertions:
         if type(row) is _Poison:
             return row
         for cond in row[:n_conds]:  # type: ignore[index]
-            truth, error = self._truth(cond)
-            if error is not None:
-                return cond if type(cond) is _Poison else _Poison(error)
-            if not truth:
-                return _SKIP
+            truth, poison = self._truth(cond)
+            if poison or not truth:
+                return poison or _SKIP
         parts = row[n_conds:]  # type: ignore[index]
-        for part in parts:
-            if type(part) is _Poison:
-                return part
-        return parts[0] if len(parts) == 1 else tuple(parts)
+        return _first_poison(parts) or (parts[0] if len(parts) == 1 else tuple(parts))
 
     def _replay(self, walked: list, rest: object, n_conds: int):  # noqa: ANN202
-        for row in walked:
+        for row in itertools.chain(walked, rest or ()):  # past PREFETCH (rest): Python's own lazy way
             item = self._kept(row, n_conds)
             if type(item) is _Poison:
                 raise item.exc
             if item is not _SKIP:
                 yield item
-        if rest is not None:  # past PREFETCH: Python's own lazy way
-            for row in rest:  # type: ignore[attr-defined]
-                item = self._kept(row, n_conds)
-                if type(item) is _Poison:
-                    raise item.exc
-                if item is not _SKIP:
-                    yield item
-
 
     def all_(self, iterable: object) -> object:
         """``all`` of an iterable the assertion made itself: walked to the end (up to PREFETCH) before answering."""
@@ -574,6 +543,3 @@ class Assertions:
             if bool(item) is stop_on:
                 return stop_on
         return (any if stop_on else all)(rest) if rest is not None else not stop_on
-
-
-_SKIP = object()
