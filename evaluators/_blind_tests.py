@@ -392,6 +392,9 @@ class Assertions:
         except Exception as exc:  # noqa: BLE001  # held, raised later where Python would have raised it
             if isinstance(exc, self.stops):
                 raise
+            # its frames would keep the operands alive, and when the judge lets go of a shared value
+            # is something the program sees: that must not depend on whether a comparison raised
+            exc.__traceback__ = exc.__context__ = None
             return _Poison(exc)
 
     def _truth(self, value: object) -> tuple[bool, _Poison | None]:

@@ -34,6 +34,7 @@ import signal
 import socket
 import symtable
 import sys
+from typing import NoReturn
 
 import _blind_tests
 import _wire
@@ -62,67 +63,114 @@ class ProgramGone(Exception):
 
 
 class _Link:
-    """The judge's end of the channel to the program, with its handle and callback tables."""
+    """The judge's end of the channel to the program, with its handle, callback and shared-value tables."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.callbacks: list[object] = []
+        self.callback_ids: dict[int, int] = {}
+        self.shared = _wire.Shared(-1, self._other)
         self.gone = False
         self.memory = False
 
     def _wrap(self, kind: str, ident: object) -> object:
         if kind == "mod":
             return _wire.stdlib_module(ident)  # type: ignore[arg-type]
-        if kind == "cb":
-            raise _wire.WireError("the program cannot send judge callables")
+        if kind == "cb":  # one of the judge's own callables, handed back
+            if not 0 <= ident < len(self.callbacks):  # type: ignore[operator]
+                raise _wire.WireError("unknown callable")
+            return self.callbacks[ident]  # type: ignore[index]
         # a new proxy each time: containers compare items by identity first (`x is y` -> equal), so
         # one proxy per program object would let `[obj] == [obj]` pass without ever asking it
         return Handle(self, ident)  # type: ignore[arg-type]
 
     def decode(self, raw: object) -> object:
-        return _wire.decode(raw, self._wrap)
+        return _wire.decode(raw, self._wrap, self.shared)
 
     def _other(self, value: object) -> object:
         if type(value) is Handle and object.__getattribute__(value, "_link") is self:
             return {"h": object.__getattribute__(value, "_id")}
         if callable(value):
-            self.callbacks.append(value)
-            return {"cb": len(self.callbacks) - 1}
+            ident = self.callback_ids.get(id(value))
+            if ident is None:
+                self.callbacks.append(value)  # kept: its id stays its own
+                ident = self.callback_ids[id(value)] = len(self.callbacks) - 1
+            return {"cb": ident}
         raise TypeError(f"cannot pass a {type(value).__name__} to the program")
 
     def encode(self, value: object) -> object:
-        return _wire.encode(value, self._other)
+        return self.shared.encode(value)
+
+    def _send(self, message: dict, request: bool) -> None:
+        # a request carries what the tests changed in every shared value, then lets go of those the
+        # tests no longer hold; a callback's answer carries what it reaches
+        objs = self.shared.outgoing(everything=request)
+        if objs:
+            message["objs"] = objs
+        if request:
+            released = self.shared.released()
+            if released:
+                message["rel"] = released
+        _wire.send(self.fd, message)
 
     def request(self, message: dict) -> dict:
-        """Send one request and serve the program's callbacks until its reply comes."""
+        """Send one request and serve the program's callbacks until its reply comes; the reply's
+        value (or names) decoded under ``"value"``."""
         if self.gone:
             raise ProgramGone("the program is no longer running")
         try:
-            _wire.send(self.fd, message)
+            self._send(message, request=True)
             while True:
                 reply = _wire.recv(self.fd)
                 if type(reply) is not dict:
                     raise _wire.WireError("reply is not an object")
                 if "cb" in reply:
-                    _wire.send(self.fd, self._callback(reply))
+                    if "objs" in reply:
+                        self.shared.apply(reply["objs"], self._wrap)
+                    self._send(self._callback(reply), request=False)
                     continue
-                return reply
+                return self._take(reply)
         except (EOFError, OSError, _wire.WireError) as exc:
-            self.gone = True
-            raise ProgramGone(f"the program stopped answering ({type(exc).__name__}: {exc})") from None
+            self._lost(exc)
+
+    def _lost(self, exc: Exception) -> NoReturn:
+        self.gone = True
+        raise ProgramGone(f"the program stopped answering ({type(exc).__name__}: {exc})") from None
+
+    def _take(self, reply: dict) -> dict:
+        """The program's answer ending an exchange: its shared values' states applied, its value (or the
+        names of the load) decoded under ``"value"``, then every shared value the program let go forgotten."""
+        if "objs" in reply:
+            self.shared.apply(reply["objs"], self._wrap)
+        if "ok" in reply:
+            reply["value"] = self.decode(reply["ok"])
+        elif type(reply.get("names")) is dict:
+            reply["value"] = {str(k): self.decode(v) for k, v in reply["names"].items()}
+        self.shared.keep(reply.get("keep"))
+        return reply
+
+    def welcome(self, hello: dict) -> dict:
+        """The names the program's load reply carries, as the tests will see them."""
+        try:
+            names = self._take(hello).get("value")
+            if type(names) is not dict:
+                raise _wire.WireError("malformed names reply")
+            return names
+        except _wire.WireError as exc:
+            self._lost(exc)
 
     def _callback(self, message: dict) -> dict:
         ident, args, kwargs = message.get("cb"), message.get("args"), message.get("kw")
         if type(ident) is not int or not 0 <= ident < len(self.callbacks) or type(args) is not list \
                 or type(kwargs) is not dict:
             raise _wire.WireError("malformed callback")
+        args, kwargs = [self.decode(a) for a in args], {str(k): self.decode(v) for k, v in kwargs.items()}
         try:
-            result = self.callbacks[ident](*[self.decode(a) for a in args],
-                                           **{str(k): self.decode(v) for k, v in kwargs.items()})
-            return {"ok": self.encode(result)}
+            return {"ok": self.encode(self.callbacks[ident](*args, **kwargs))}
         except _wire.WireError:
             raise
         except Exception as exc:
+            self.shared.discard()
             return {"exc": [type(exc).__name__, str(exc)[:500]]}
 
     def result(self, reply: dict, iteration: bool = False) -> object:
@@ -142,44 +190,9 @@ class _Link:
             if name in _RAISABLE and (iteration or name not in _ITERATION_ENDS):
                 raise _RAISABLE[name](message)
             raise ProgramError(f"{name}: {message}")
-        if "ok" not in reply:
+        if "value" not in reply:
             raise ProgramGone("malformed reply from the program")
-        try:
-            return self.decode(reply["ok"])
-        except _wire.WireError as exc:
-            raise ProgramGone(str(exc)) from None
-
-
-def _sync(original: object, new: object) -> None:
-    """Make the judge's argument look as the program left it (in-place mutation), keeping the identity
-    of the argument and of the lists and dicts inside it where the shape allows."""
-    if type(original) is list and type(new) is list:
-        if len(original) == len(new):
-            for i, (old_item, new_item) in enumerate(zip(original, new)):
-                if type(old_item) in _MUTABLE and type(new_item) is type(old_item):
-                    _sync(old_item, new_item)
-                else:
-                    original[i] = new_item
-        else:
-            original[:] = new
-    elif type(original) is dict and type(new) is dict:
-        for key in [k for k in original if k not in new]:
-            del original[key]
-        for key, new_item in new.items():
-            old_item = original.get(key)
-            if type(old_item) in _MUTABLE and type(new_item) is type(old_item):
-                _sync(old_item, new_item)
-            else:
-                original[key] = new_item
-    elif type(original) in (set, bytearray) and type(new) is type(original):
-        original.clear()  # type: ignore[union-attr]
-        if type(original) is bytearray:
-            original.extend(new)  # type: ignore[union-attr]
-        else:
-            original.update(new)  # type: ignore[union-attr]
-
-
-_MUTABLE = (list, dict, set, bytearray)
+        return reply["value"]
 
 
 class Handle:
@@ -198,21 +211,9 @@ class Handle:
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         link = object.__getattribute__(self, "_link")
-        enc_args = [link.encode(a) for a in args]
-        given = {**dict(enumerate(args)), **kwargs}
-        sync = [i for i, a in given.items() if type(a) in _MUTABLE]
-        reply = link.request({"op": "call", "o": object.__getattribute__(self, "_id"), "args": enc_args,
-                              "kw": {k: link.encode(v) for k, v in kwargs.items()}, "sync": sync})
-        value = link.result(reply)
-        changed = reply.get("sync")
-        if type(changed) is dict:
-            for i in sync:
-                if str(i) in changed:
-                    try:
-                        _sync(given[i], link.decode(changed[str(i)]))
-                    except _wire.WireError as exc:
-                        raise ProgramGone(str(exc)) from None
-        return value
+        return link.result(link.request({"op": "call", "o": object.__getattribute__(self, "_id"),
+                                         "args": [link.encode(a) for a in args],
+                                         "kw": {k: link.encode(v) for k, v in kwargs.items()}}))
 
     def __getattr__(self, name: str) -> object:
         return self._ask({"op": "getattr", "name": name})
@@ -391,12 +392,7 @@ def judge(job: dict, fd: int, write_record) -> None:
             except ImportError:  # not on this interpreter: the test's own NameError will say so
                 pass
         if wanted:
-            if type(hello.get("names")) is not dict:
-                raise ProgramGone("malformed names reply")
-            try:
-                namespace.update({k: link.decode(v) for k, v in hello["names"].items() if k in wanted})
-            except _wire.WireError as exc:
-                raise ProgramGone(str(exc)) from None
+            namespace.update({k: v for k, v in link.welcome(hello).items() if k in wanted})
         exec(setup_code, namespace)
         namespace.update(assertions.helpers())
     except ProgramGone:

@@ -41,37 +41,72 @@ class _Server:
 
     def __init__(self, fd: int, namespace: dict) -> None:
         self.fd, self.namespace = fd, namespace
-        self.objects: dict[int, object] = {}
-        self.ids: dict[int, int] = {}
+        self.handles: dict[int, object] = {}
+        self.handle_ids: dict[int, int] = {}
+        self.stubs: dict[int, object] = {}  # the judge's callable ident -> the function standing for it here
+        self.stub_ids: dict[int, int] = {}
+        self.shared = _wire.Shared(1, self._other)
 
     # values out: plain data, or a handle that keeps the object here
     def _other(self, value: object) -> object:
         if type(value) is type(sys) and getattr(value, "__name__", "").split(".")[0] in sys.stdlib_module_names:
             return {"mod": value.__name__}
         key = id(value)
-        if key not in self.ids:
-            self.ids[key] = len(self.objects)
-            self.objects[self.ids[key]] = value
-        return {"h": self.ids[key]}
+        if key in self.stub_ids:
+            return {"cb": self.stub_ids[key]}
+        if key not in self.handle_ids:
+            self.handle_ids[key] = len(self.handles)
+            self.handles[self.handle_ids[key]] = value
+        return {"h": self.handle_ids[key]}
 
     def encode(self, value: object) -> object:
-        return _wire.encode(value, self._other)
+        return self.shared.encode(value)
 
     # values in: plain data, our own handles, or stubs that call the judge back
     def _handle(self, kind: str, ident: object) -> object:
         if kind == "h":
-            return self.objects[ident]  # type: ignore[index]
+            return self.handles[ident]  # type: ignore[index]
         if kind == "mod":
             return importlib.import_module(ident)  # type: ignore[arg-type]
-        return self._callback(ident)
+        if ident not in self.stubs:
+            self.stubs[ident] = stub = self._callback(ident)  # type: ignore[index]
+            self.stub_ids[id(stub)] = ident  # type: ignore[assignment]
+        return self.stubs[ident]  # type: ignore[index]
 
     def decode(self, raw: object) -> object:
-        return _wire.decode(raw, self._handle)
+        return _wire.decode(raw, self._handle, self.shared)
+
+    def receive(self, message: dict) -> None:
+        """Take in the shared values' states a judge's message carries, and what the judge let go."""
+        if "objs" in message:
+            self.shared.apply(message["objs"], self._handle)
+        for ident in message.get("rel", ()):
+            self.shared.forget(ident)
+
+    def send(self, body: dict, reply: bool = False) -> None:
+        """Send ``body`` with the states the judge lacks; a reply also says which shared values the
+        program still holds (the others both sides forget)."""
+        try:
+            objs = self.shared.outgoing(everything=reply)
+            if reply:
+                keep = self.shared.held_by_program()
+                if keep:
+                    body["keep"] = keep
+            if objs:
+                body["objs"] = objs
+            data = _wire.frame(body)
+        except (TypeError, ValueError, RecursionError, _wire.WireError) as exc:  # a value json cannot write
+            self.shared.discard()
+            body = {"exc": describe(exc)}
+            data = _wire.frame(body)
+        if reply:
+            self.shared.keep(body.get("keep"))
+        _wire.write(self.fd, data)
 
     def _callback(self, ident: object):
         def judge_callable(*args, **kwargs):
-            _wire.send(self.fd, {"cb": ident, "args": [self.encode(a) for a in args],
-                                 "kw": {k: self.encode(v) for k, v in kwargs.items()}})
+            self.send({"cb": ident, "args": [self.encode(a) for a in args],
+                       "kw": {k: self.encode(v) for k, v in kwargs.items()}})
             return self._reply(self.serve_until_reply())
         return judge_callable
 
@@ -89,45 +124,39 @@ class _Server:
         op = request.get("op")
         try:
             if op == "names":
-                found = {n: self.namespace[n] for n in request["names"] if n in self.namespace}
-                return {"names": {n: self.encode(v) for n, v in found.items()}}
+                return {"names": {n: self.encode(self.namespace[n]) for n in request["names"] if n in self.namespace}}
             if op == "stdio":
                 return {"ok": run_script(self.namespace["__program__"], request["stdin"])}
-            target = self.objects[request["o"]]
+            target = self.handles[request["o"]]
             if op == "getattr":
-                return {"ok": self.encode(getattr(target, request["name"]))}
+                return self._result(getattr(target, request["name"]))
             if op == "setattr":
                 setattr(target, request["name"], self.decode(request["v"]))
                 return {"ok": None}
             args = [self.decode(a) for a in request.get("args", [])]
             if op == "call":
                 kwargs = {k: self.decode(v) for k, v in request.get("kw", {}).items()}
-                result = target(*args, **kwargs)  # type: ignore[operator]
-                sync = {}
-                for i in request.get("sync", []):  # arguments the judge wants back, if they changed
-                    value, sent = (args[i], request["args"][i]) if type(i) is int else (kwargs[i], request["kw"][i])
-                    after = self.encode(value)
-                    if after != sent:
-                        sync[str(i)] = after
-                return {"ok": self.encode(result), "sync": sync}
+                return self._result(target(*args, **kwargs))  # type: ignore[operator]
             if op == "dunder" and request.get("m") in DUNDERS:
-                return {"ok": self.encode(DUNDERS[request["m"]](target, *args))}
+                return self._result(DUNDERS[request["m"]](target, *args))
             return {"exc": ["TypeError", f"unsupported request {op!r}"]}
         except BaseException as exc:  # the program's exceptions travel back as data
+            self.shared.discard()
             return {"exc": describe(exc)}
+
+    def _result(self, value: object) -> dict:
+        return {"ok": self.encode(value)}
 
     def serve_until_reply(self) -> dict:
         """Serve requests until the judge answers a callback (or forever, at the top level)."""
         while True:
             message = _wire.recv(self.fd)
-            if isinstance(message, dict) and "op" in message:
-                reply = self.answer(message)
-                try:
-                    _wire.send(self.fd, reply)
-                except (TypeError, ValueError, RecursionError) as exc:  # a value json cannot write
-                    _wire.send(self.fd, {"exc": describe(exc)})
-            else:
-                return message  # type: ignore[return-value]
+            if not isinstance(message, dict):
+                raise _wire.WireError("message is not an object")
+            self.receive(message)
+            if "op" not in message:
+                return message
+            self.send(self.answer(message), reply=True)
 
 
 MAX_STDOUT = 16 << 20
@@ -198,11 +227,53 @@ def serve(program: str, fd: int, mode: str = "function", names: list[str] | None
     hello: dict = {"load": "ok"}
     if names:
         hello.update(server.answer({"op": "names", "names": names}))
-    try:
-        _wire.send(fd, hello)
-    except (TypeError, ValueError, RecursionError) as exc:  # a value json cannot write
-        _wire.send(fd, {"load": "ok", "exc": describe(exc)})
+    server.send(hello, reply=True)
     try:
         server.serve_until_reply()
     except EOFError:  # the judge is done
         pass
+
+
+_WARM_UP = '''
+class Box:
+    def __init__(self, items):
+        self.items = items
+def f(a, b=None, *rest):
+    if b is not None:
+        b.append(len(a))
+    return [a, list(a), {"k": (a, 1.5)}, "s", None, True, 10 ** 3]
+'''
+
+
+def warm_up() -> None:
+    """Serve a few calls over a socket pair in this process (the zygote), so that every run's child
+    finds the protocol's code already specialised by CPython (3.11+ rewrites a function's bytecode in
+    place as it runs it: in a forked child, each page so written is a copy-on-write fault)."""
+    import socket
+
+    ours, theirs = socket.socketpair()
+    try:
+        namespace: dict = {}
+        exec(compile(_WARM_UP, "<warm-up>", "exec"), namespace)
+        server = _Server(theirs.fileno(), namespace)
+        judge = _wire.Shared(-1, lambda value: {"cb": 0})
+        for i in range(24):
+            args, sink = [[i, "x", (i, 2.5)], []], []
+            message = {"op": "call", "o": 0, "args": [judge.encode(a) for a in args], "kw": {"b": judge.encode(sink)}}
+            message["objs"] = judge.outgoing()
+            judge.keep(None)
+            _wire.send(ours.fileno(), {"op": "names", "names": ["f", "Box"]} if i == 0 else message)
+            if i == 0:
+                server.handles[0] = namespace["f"]
+        _wire.send(ours.fileno(), {"ok": None})  # not a request: the server loop returns
+        server.serve_until_reply()
+        ours.setblocking(False)
+        while True:
+            try:
+                if not ours.recv(1 << 16):
+                    break
+            except BlockingIOError:
+                break
+    finally:
+        ours.close()
+        theirs.close()

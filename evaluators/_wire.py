@@ -1,15 +1,23 @@
 """Frames and the plain-data codec shared by the judge and the program side. Standard library only.
 
 A frame is a 4-byte big-endian length and a JSON body. Values cross as plain data: JSON scalars
-and lists stand for themselves; every other kind is a one-key object whose key names it:
+stand for themselves; every other kind is a one-key object whose key names it:
 
-    {"t": [...]} tuple   {"s": [...]} set   {"fs": [...]} frozenset   {"d": [[k, v], ...]} dict
-    {"b": "hex"} bytes   {"ba": "hex"} bytearray   {"c": [re, im]} complex   {"r": [start, stop, step]} range
-    {"od"|"ctr"|"dd"|"ud": [[k, v], ...]} OrderedDict, Counter, defaultdict, UserDict
-    {"dq": [[...], maxlen]} deque   {"ul": [...]} UserList   {"us": "..."} UserString
-    {"fr": [n, d]} Fraction   {"dec": "1.5"} Decimal   {"nt": [typename, [fields], [values]]} namedtuple
-    {"mod": "math"} a stdlib module   {"ty": "builtins.int"} a builtin or stdlib class   {"h": id} a value that stays in the program (a handle)
+    {"t": [...]} tuple   {"fs": [...]} frozenset   {"b": "hex"} bytes   {"c": [re, im]} complex
+    {"r": [start, stop, step]} range   {"i": "hex"} an int too long for JSON   {"nan": [is math.nan, negative]}
+    {"us": "..."} UserString   {"fr": [n, d]} Fraction   {"dec": "1.5"} Decimal
+    {"nt": [typename, [fields], [values]]} namedtuple   {"mod": "math"} a stdlib module
+    {"ty": "builtins.int"} a builtin or stdlib class   {"h": id} a value that stays in the program (a handle)
     {"cb": id} a callable that stays with the judge (the program calls it back)
+    {"@": ident} a mutable value both sides hold (:class:`Shared`)
+
+Mutable values (list, dict, set, bytearray, deque, OrderedDict, Counter, defaultdict, UserList,
+UserDict) cross by reference: each gets an ident, the same on both sides, and each side keeps its
+own object for it. A message carries, beside its body, ``"objs"``: ``[ident, kind, state]`` for
+every such value it reaches that is new to the peer or changed since they last agreed; a state is
+shallow (items that are mutable are ``{"@": ident}``). The receiver builds or updates its object in
+place. So aliasing (``[[0] * 3] * 3``), cycles, a returned argument (``f(a) is a``), the same
+object returned twice, and a value changed after it was returned behave as in one interpreter.
 
 ``decode`` builds only objects of those exact builtin and standard-library types from checked
 parts, so a value decoded by the judge never runs code the program wrote.
@@ -23,6 +31,7 @@ import fractions
 import importlib
 import json
 import keyword
+import marshal
 import math
 import os
 import struct
@@ -45,7 +54,12 @@ def frame(obj: object) -> bytes:
 
 def send(fd: int, obj: object) -> None:
     """Write one frame."""
-    view = memoryview(frame(obj))
+    write(fd, frame(obj))
+
+
+def write(fd: int, data: bytes) -> None:
+    """Write a frame's bytes."""
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
@@ -74,53 +88,325 @@ def recv(fd: int) -> object:
 
 # -- encoding (both sides) -----------------------------------------------------------------------
 _SCALARS = (type(None), bool, int, float, str)
-_STDLIB_MAPPINGS = {collections.OrderedDict: "od", collections.Counter: "ctr", collections.defaultdict: "dd",
-                    collections.UserDict: "ud"}
+_BIG_INT_BITS = 14_000  # about 4,200 digits: JSON writes ints in decimal, which Python caps at 4,300
+# mutable kinds: they cross by reference (Shared); a state is the shallow content
+_MUTABLE = {list: "l", dict: "d", set: "s", bytearray: "ba", collections.OrderedDict: "od",
+            collections.Counter: "ctr", collections.defaultdict: "dd", collections.UserDict: "ud",
+            collections.deque: "dq", collections.UserList: "ul"}
 
 
-def encode(value: object, other: object, depth: int = 0) -> object:
-    """Plain data for ``value``; ``other(value)`` encodes what is not plain data (handles, callbacks)."""
+def encode(value: object, peer: "Shared", depth: int = 0) -> object:
+    """Plain data for ``value``; ``peer`` shares what is mutable and encodes what is not plain data."""
     tp = type(value)
     if tp is float and value != value:
         # a NaN keeps whether it is math.nan (containers compare items by identity first: `[x] == [math.nan]`
         # holds in one interpreter when x is math.nan) and its sign; any other NaN arrives as a new object
         return {"nan": [value is math.nan, math.copysign(1.0, value) < 0]}
     if tp in _SCALARS:
+        if tp is int and value.bit_length() > _BIG_INT_BITS:
+            return {"i": hex(value)}
         return value
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
     d = depth + 1
-    if tp is list:
-        return [encode(v, other, d) for v in value]
+    if tp in _MUTABLE:
+        return peer.ref(value, d)
     if tp is tuple:
-        return {"t": [encode(v, other, d) for v in value]}
-    if tp is dict:
-        return {"d": [[encode(k, other, d), encode(v, other, d)] for k, v in value.items()]}
-    if tp is set or tp is frozenset:
-        return {"s" if tp is set else "fs": [encode(v, other, d) for v in value]}
-    if tp is bytes or tp is bytearray:
-        return {"b" if tp is bytes else "ba": value.hex()}
+        peer.enter(value)
+        try:
+            return {"t": [encode(v, peer, d) for v in value]}
+        finally:
+            peer.leave()
+    if tp is frozenset:
+        return {"fs": [encode(v, peer, d) for v in value]}
+    if tp is bytes:
+        return {"b": value.hex()}
     if tp is complex:
         return {"c": [value.real, value.imag]}
     if tp is range:
         return {"r": [value.start, value.stop, value.step]}
-    if tp in _STDLIB_MAPPINGS:
-        return {_STDLIB_MAPPINGS[tp]: [[encode(k, other, d), encode(v, other, d)] for k, v in value.items()]}
-    if tp is collections.deque:
-        return {"dq": [[encode(v, other, d) for v in value], value.maxlen]}
-    if tp is collections.UserList:
-        return {"ul": [encode(v, other, d) for v in value.data]}
     if tp is collections.UserString:
         return {"us": str(value.data)}
     if tp is fractions.Fraction:
-        return {"fr": [value.numerator, value.denominator]}
+        return {"fr": [encode(value.numerator, peer), encode(value.denominator, peer)]}
     if tp is decimal.Decimal:
         return {"dec": str(value)}
     if isinstance(value, type) and _stdlib_class(value):
         return {"ty": f"{value.__module__}.{value.__qualname__}"}
     if isinstance(value, tuple) and tp.__bases__ == (tuple,) and isinstance(getattr(tp, "_fields", None), tuple):
-        return {"nt": [tp.__name__, list(tp._fields), [encode(v, other, d) for v in value]]}
-    return other(value)
+        peer.enter(value)
+        try:
+            return {"nt": [tp.__name__, list(tp._fields), [encode(v, peer, d) for v in value]]}
+        finally:
+            peer.leave()
+    return peer.other(value)
+
+
+def _state(value: object, peer: "Shared", depth: int) -> object:
+    """The shallow content of a mutable value: its items encoded, the mutable ones as references."""
+    tp = type(value)
+    if tp is bytearray:
+        return value.hex()
+    if tp is collections.deque:
+        return [[encode(v, peer, depth) for v in value], value.maxlen]
+    if tp in (list, set):
+        return [encode(v, peer, depth) for v in value]
+    if tp is collections.UserList:
+        return [encode(v, peer, depth) for v in value.data]
+    return [[encode(k, peer, depth), encode(v, peer, depth)] for k, v in value.items()]
+
+
+class Shared:
+    """The mutable values one side holds in common with its peer, each under an ident both use.
+
+    ``step`` is +1 on the program's side and -1 on the judge's (the two never draw the same ident);
+    ``other(value)`` encodes what is not plain data (handles, callbacks). Between two exchanges a
+    side keeps only the values the program still holds (:meth:`held_by_program` on the program's
+    side, :meth:`keep` on the judge's) and the judge still holds (:meth:`released`).
+    """
+
+    def __init__(self, step: int, other) -> None:  # noqa: ANN001
+        self.step, self.other = step, other
+        self._next = step
+        self.objects: dict[int, object] = {}  # ident -> this side's object
+        self.idents: dict[int, int] = {}  # id(object) -> ident
+        self.synced: dict[int, object] = {}  # ident -> the state both sides last agreed on
+        self._out: list[list] = []  # states to send with the next message
+        self._visited: set[int] = set()  # idents whose state this message already checked
+        self._fresh: list[int] = []  # idents this message drew
+        self._tuples = 0  # tuples being encoded around the current item
+        self._inner = 0  # references to shared values from shared values, met this message
+        self._via_tuple = False  # whether a shared value was met inside a tuple this message
+
+    def ref(self, value: object, depth: int) -> dict:
+        """``{"@": ident}`` for a mutable value; its state joins the message if the peer lacks it."""
+        key = id(value)
+        ident = self.idents.get(key)
+        if ident is None:
+            ident = self._next
+            self._next += self.step
+            self.idents[key], self.objects[ident] = ident, value
+            self._fresh.append(ident)
+        if self._tuples:
+            self._via_tuple = True
+        elif depth > 1:  # an item of a shared value (depth 1 is a message's own value)
+            self._inner += 1
+        if ident not in self._visited:
+            self._visited.add(ident)
+            tuples, self._tuples = self._tuples, 0
+            try:
+                state = _state(value, self, depth)
+            finally:
+                self._tuples = tuples
+            old = self.synced.get(ident, _NOTHING)
+            # marshal tells 1, 1.0 and True apart, which == does not
+            if old is _NOTHING or state != old or marshal.dumps(state, 2) != marshal.dumps(old, 2):
+                self._out.append([ident, _MUTABLE[type(value)], state])
+        return {"@": ident}
+
+    def enter(self, container: object) -> None:
+        """``encode`` is inside a tuple (a container the program may hold on its own)."""
+        self._tuples += 1
+
+    def leave(self) -> None:
+        self._tuples -= 1
+
+    def encode(self, value: object) -> object:
+        return encode(value, self)
+
+    def outgoing(self, everything: bool = False) -> list[list]:
+        """The states the next message carries: of what it reaches, or (``everything``) of all held values."""
+        if everything:
+            for ident in list(self.objects):
+                obj = self.objects.get(ident)
+                if obj is not None:
+                    self.ref(obj, 1)
+        out, self._out = self._out, []
+        self._visited.clear()
+        self._fresh.clear()
+        for ident, _, state in out:
+            self.synced[ident] = state
+        return out
+
+    def discard(self) -> None:
+        """Drop what a message that could not be sent had collected (the peer keeps its old states)."""
+        self._out = []
+        self._visited.clear()
+        for ident in self._fresh:
+            self.forget(ident)
+        self._fresh.clear()
+        self._inner, self._via_tuple = 0, False
+
+    def apply(self, objs: object, handle) -> None:  # noqa: ANN001
+        """Build or update in place the values a peer's message carries (before decoding its body)."""
+        _check(type(objs) is list, "objs")
+        entries = []
+        for entry in objs:  # type: ignore[union-attr]
+            _check(type(entry) is list and len(entry) == 3 and type(entry[0]) is int and entry[1] in _EMPTY, "obj")
+            ident, kind, state = entry
+            obj = self.objects.get(ident)
+            if obj is None:
+                _check(ident * self.step < 0, "unknown reference")  # only the peer makes new ones
+                obj = _EMPTY[kind](state)
+                self.objects[ident], self.idents[id(obj)] = obj, ident
+            _check(_MUTABLE[type(obj)] == kind, "a value changed its kind")
+            entries.append((obj, ident, kind, state))
+        for obj, ident, kind, state in entries:
+            _fill(obj, kind, state, handle, self)
+            # what this side would send for it, so that only real changes go back (a set's order is its own)
+            self.synced[ident] = _state(obj, _Reencode(self), 1) if kind == "s" else state
+
+    def keep(self, idents: object) -> None:
+        """Forget every value but ``idents`` (the ones the program still holds; None: none)."""
+        if not idents:
+            self.objects.clear()
+            self.idents.clear()
+            self.synced.clear()
+            return
+        _check(type(idents) is list and all(type(i) is int and i in self.objects for i in idents), "keep")
+        kept = set(idents)  # type: ignore[arg-type]
+        for ident in [i for i in self.objects if i not in kept]:
+            self.forget(ident)
+
+    def forget(self, ident: int) -> None:
+        obj = self.objects.pop(ident, None)
+        if obj is not None:
+            del self.idents[id(obj)]
+            self.synced.pop(ident, None)
+
+    def released(self) -> list[int]:
+        """Forget the values nobody on this side holds any more; their idents (the judge's side)."""
+        gone: list[int] = []
+        while True:
+            before = len(gone)
+            for ident in list(self.objects):
+                obj = self.objects[ident]
+                if sys.getrefcount(obj) <= 3:  # this table, `obj`, the call's argument
+                    del obj
+                    self.forget(ident)
+                    gone.append(ident)
+            if len(gone) == before:
+                return gone
+
+    def held_by_program(self) -> list[int]:
+        """The idents of the values the program still holds (the program's side, once its reply's
+        states are computed with ``outgoing(everything=True)``).
+
+        Counts references: a value is held if something besides this table and the other shared
+        values refers to it (a global, an object's attribute, a closure, a tuple the program keeps),
+        or if it is inside one that is."""
+        inner, via_tuple, self._inner, self._via_tuple = self._inner, self._via_tuple, 0, False
+        if not self.objects:
+            return []
+        # each shared value: this table, the generator's variable and getrefcount's argument, plus
+        # one per slot of a shared value that holds it; if that is all, the program holds none
+        if not via_tuple and sum(sys.getrefcount(obj) - 3 for obj in self.objects.values()) == inner:
+            return []
+        nodes, children, indegree = _containers(self.objects)
+        # references besides `nodes` (and getrefcount's argument), this table and the containers found
+        roots = [key for key in list(nodes)
+                 if sys.getrefcount(nodes[key]) > 2 + (key in self.idents) + indegree.get(key, 0)]
+        held, todo = set(roots), list(roots)
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in held:
+                    held.add(child)
+                    todo.append(child)
+        return [self.idents[k] for k in held if k in self.idents]
+
+
+def _containers(objects: dict[int, object]) -> tuple[dict[int, object], dict[int, list[int]], dict[int, int]]:
+    """The shared values and the tuples inside them: by id, with who refers to whom, and how often."""
+    nodes = {id(obj): obj for obj in objects.values()}
+    children: dict[int, list[int]] = {}
+    indegree: dict[int, int] = {}
+    todo = list(nodes)
+    while todo:
+        parent = todo.pop()
+        for key in _container_items(nodes[parent], nodes):
+            children.setdefault(parent, []).append(key)
+            indegree[key] = indegree.get(key, 0) + 1
+            if key not in children:
+                todo.append(key)
+                children[key] = children.get(key, [])
+    return nodes, children, indegree
+
+
+def _container_items(container: object, nodes: dict[int, object]) -> list[int]:
+    """The ids of the shared values and tuples ``container`` refers to, added to ``nodes``."""
+    tp = type(container)
+    if tp in (set, frozenset, bytearray):
+        return []
+    items = container.values() if tp in _DICTS else container.data.values() if tp is collections.UserDict \
+        else container.data if tp is collections.UserList else container  # type: ignore[union-attr]
+    found = []
+    for item in items:  # type: ignore[union-attr]
+        if type(item) in _MUTABLE or isinstance(item, tuple):
+            nodes.setdefault(id(item), item)
+            found.append(id(item))
+    return found
+
+
+_DICTS = (dict, collections.OrderedDict, collections.Counter, collections.defaultdict)
+_NOTHING = object()
+
+
+class _Reencode:
+    """A peer for recomputing a received set's state (its items are never mutable)."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.other = shared.other
+
+    def ref(self, value: object, depth: int) -> dict:
+        raise WireError("malformed value: a set holds a mutable value")
+
+    def enter(self, container: object) -> None:
+        pass
+
+    def leave(self) -> None:
+        pass
+
+
+def _empty_deque(state: object) -> object:
+    _check(type(state) is list and len(state) == 2 and type(state[0]) is list
+           and (state[1] is None or (type(state[1]) is int and state[1] >= 0)), "deque")
+    return collections.deque((), state[1])  # type: ignore[index]
+
+
+_EMPTY = {"l": lambda s: [], "d": lambda s: {}, "s": lambda s: set(), "ba": lambda s: bytearray(),
+          "od": lambda s: collections.OrderedDict(), "ctr": lambda s: collections.Counter(),
+          "dd": lambda s: collections.defaultdict(None), "ud": lambda s: collections.UserDict(),
+          "dq": _empty_deque, "ul": lambda s: collections.UserList()}
+
+
+def _fill(obj: object, kind: str, state: object, handle, shared: Shared) -> None:  # noqa: ANN001
+    """Make ``obj`` hold ``state`` (in place: whoever refers to it sees the change)."""
+    try:
+        if kind == "ba":
+            _check(type(state) is str, "bytearray")
+            obj[:] = bytes.fromhex(state)  # type: ignore[index]
+        elif kind == "dq":
+            _check(type(state) is list and len(state) == 2 and type(state[0]) is list and state[1] == obj.maxlen,
+                   "deque")
+            items = [decode(v, handle, shared, 1) for v in state[0]]  # type: ignore[index]
+            obj.clear()  # type: ignore[union-attr]
+            obj.extend(items)  # type: ignore[union-attr]
+        elif kind in ("l", "s", "ul"):
+            _check(type(state) is list, kind)
+            items = [decode(v, handle, shared, 1) for v in state]  # type: ignore[union-attr]
+            if kind == "s":
+                obj.clear()  # type: ignore[union-attr]
+                obj.update(items)  # type: ignore[union-attr]
+            else:
+                (obj.data if kind == "ul" else obj)[:] = items  # type: ignore[union-attr,index]
+        else:
+            pairs = _pairs(state, handle, shared, 1)
+            target = obj.data if kind == "ud" else obj  # type: ignore[union-attr]
+            target.clear()  # type: ignore[union-attr]
+            for k, v in pairs:  # item by item: Counter.update would add, OrderedDict keeps its own order
+                target[k] = v  # type: ignore[index]
+    except (TypeError, ValueError):  # unhashable keys or members, odd hex
+        raise WireError(f"malformed value: {kind}") from None
 
 
 # stdlib modules whose import does something (opens a browser, prints, runs a CLI or a GUI)
@@ -173,9 +459,9 @@ def _check(cond: bool, what: str) -> None:
         raise WireError(f"malformed value: {what}")
 
 
-def _pairs(raw: object, handle: object, depth: int) -> list[tuple[object, object]]:
+def _pairs(raw: object, handle: object, shared: Shared, depth: int) -> list[tuple[object, object]]:
     _check(type(raw) is list and all(type(p) is list and len(p) == 2 for p in raw), "pairs")
-    return [(decode(k, handle, depth), decode(v, handle, depth)) for k, v in raw]  # type: ignore[misc]
+    return [(decode(k, handle, shared, depth), decode(v, handle, shared, depth)) for k, v in raw]  # type: ignore[misc]
 
 
 _namedtuples: dict[tuple[str, tuple[str, ...]], type] = {}
@@ -192,59 +478,55 @@ def _namedtuple(name: object, fields: object) -> type:
     return _namedtuples[key]
 
 
-def decode(raw: object, handle: object, depth: int = 0) -> object:
-    """Rebuild a value from plain data; ``handle(kind, ident)`` makes the proxies for "h", "cb" and "mod"."""
+def decode(raw: object, handle: object, shared: Shared, depth: int = 0) -> object:
+    """Rebuild a value from plain data (after ``shared.apply`` of its message's states); ``handle(kind,
+    ident)`` makes the proxies for "h", "cb" and "mod"."""
     tp = type(raw)
     if tp in _SCALARS:
         return raw
     _check(depth <= MAX_DEPTH, "nesting too deep")
     d = depth + 1
-    if tp is list:
-        return [decode(v, handle, d) for v in raw]  # type: ignore[union-attr]
     _check(tp is dict and len(raw) == 1, "unknown shape")  # type: ignore[arg-type]
     ((kind, body),) = raw.items()  # type: ignore[union-attr]
-    if kind in ("t", "s", "fs", "ul"):
+    if kind == "@":
+        _check(type(body) is int and body in shared.objects, "unknown reference")
+        return shared.objects[body]  # type: ignore[index]
+    if kind in ("t", "fs"):
         _check(type(body) is list, kind)
-        items = [decode(v, handle, d) for v in body]
+        items = [decode(v, handle, shared, d) for v in body]
         try:
-            return {"t": tuple, "s": set, "fs": frozenset, "ul": collections.UserList}[kind](items)
-        except TypeError:  # unhashable members of a set
-            raise WireError("malformed value: unhashable set member") from None
-    if kind in ("d", "od", "ctr", "dd", "ud"):
-        pairs = _pairs(body, handle, d)
+            return tuple(items) if kind == "t" else frozenset(items)
+        except TypeError:  # unhashable members
+            raise WireError("malformed value: unhashable frozenset member") from None
+    if kind == "i":
+        _check(type(body) is str and len(body) < MAX_FRAME, "int")
         try:
-            if kind == "dd":
-                return collections.defaultdict(None, pairs)
-            return {"d": dict, "od": collections.OrderedDict, "ud": collections.UserDict}.get(
-                kind, collections.Counter)(dict(pairs) if kind == "ctr" else pairs)
-        except TypeError:
-            raise WireError("malformed value: unhashable key") from None
+            return int(body, 16)
+        except ValueError:
+            raise WireError("malformed value: int") from None
     if kind == "nan":
         _check(type(body) is list and len(body) == 2 and all(type(x) is bool for x in body), kind)
         return math.nan if body[0] else math.copysign(float("nan"), -1.0 if body[1] else 1.0)
-    if kind in ("b", "ba"):
+    if kind == "b":
         _check(type(body) is str, kind)
         try:
-            data = bytes.fromhex(body)
+            return bytes.fromhex(body)
         except ValueError:
             raise WireError("malformed value: hex") from None
-        return data if kind == "b" else bytearray(data)
     if kind == "c":
         _check(type(body) is list and len(body) == 2 and all(type(x) in (int, float) for x in body), "complex")
         return complex(body[0], body[1])
     if kind == "r":
         _check(type(body) is list and len(body) == 3 and all(type(x) is int for x in body) and body[2] != 0, "range")
         return range(*body)
-    if kind == "dq":
-        _check(type(body) is list and len(body) == 2 and type(body[0]) is list
-               and (body[1] is None or (type(body[1]) is int and body[1] >= 0)), "deque")
-        return collections.deque([decode(v, handle, d) for v in body[0]], body[1])
     if kind == "us":
         _check(type(body) is str, "UserString")
         return collections.UserString(body)
     if kind == "fr":
-        _check(type(body) is list and len(body) == 2 and all(type(x) is int for x in body) and body[1] > 0, "Fraction")
-        return fractions.Fraction(body[0], body[1])
+        _check(type(body) is list and len(body) == 2, "Fraction")
+        n, m = decode(body[0], handle, shared, d), decode(body[1], handle, shared, d)
+        _check(type(n) is int and type(m) is int and m > 0, "Fraction")
+        return fractions.Fraction(n, m)
     if kind == "dec":
         _check(type(body) is str and len(body) < 10_000, "Decimal")
         try:
@@ -254,7 +536,7 @@ def decode(raw: object, handle: object, depth: int = 0) -> object:
     if kind == "nt":
         _check(type(body) is list and len(body) == 3 and type(body[2]) is list, "namedtuple")
         klass = _namedtuple(body[0], body[1])
-        values = [decode(v, handle, d) for v in body[2]]
+        values = [decode(v, handle, shared, d) for v in body[2]]
         _check(len(values) == len(body[1]), "namedtuple arity")
         return klass(*values)
     if kind == "ty":

@@ -210,6 +210,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int) -> None:
     # first compile() of an interpreter: doing it once here spares every run's child building it again
     # (measured: about half the child's page faults and CPU time for a HumanEval program)
     exec(compile(_WARM_UP, "<warm-up>", "exec"), {"__name__": "<warm-up>"})
+    _untrusted_program.warm_up()
     gc.collect()  # the warm-up's class and functions go: a program finds nothing of it through gc
     gc.freeze()  # children's collections then leave our objects (and their pages) alone: fewer COW copies
     while True:

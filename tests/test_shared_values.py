@@ -1,0 +1,143 @@
+"""Values cross by reference: on tests that depend on identity, aliasing and later mutation, the judge
+gives the verdict of one Python interpreter running the program and the test together (``_wire.Shared``).
+
+The programs here are this file's own, so their verdict in plain Python is worked out in a subprocess
+of this test; the judge's comes from the sandbox, on both backends. Each shape has a program Python
+passes and one it fails: before values crossed by reference, the failing ones were judged passed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from _sandbox_helpers import BACKENDS, make_sandbox
+
+_CLASS = "class C:\n    def __init__(self):\n        self.items = []\n    def size(self):\n        return len(self.items)\n"
+# (name, program, test)
+CASES = [
+    ("rows aliased", "def f(n):\n    return [[0] * n] * n",
+     "r = f(3)\nr[0][0] = 1\nassert r == [[1, 0, 0], [0, 0, 0], [0, 0, 0]]"),
+    ("rows apart", "def f(n):\n    return [[0] * n for _ in range(n)]",
+     "r = f(3)\nr[0][0] = 1\nassert r == [[1, 0, 0], [0, 0, 0], [0, 0, 0]]"),
+    ("rows are one", "def f(n):\n    return [[0] * n] * n", "r = f(2)\nassert r[0] is r[1]"),
+    ("fromkeys shares", "def f(ks):\n    return dict.fromkeys(ks, [])",
+     "d = f('ab')\nd['a'].append(1)\nassert d == {'a': [1], 'b': []}"),
+    ("fromkeys apart", "def f(ks):\n    return {k: [] for k in ks}",
+     "d = f('ab')\nd['a'].append(1)\nassert d == {'a': [1], 'b': []}"),
+    ("argument returned", "def f(a):\n    return a", "a = [1]\nb = f(a)\nb.append(3)\nassert a == [1]"),
+    ("argument copied", "def f(a):\n    return list(a)", "a = [1]\nb = f(a)\nb.append(3)\nassert a == [1]"),
+    ("argument is itself", "def f(a):\n    return a", "a = [1]\nassert f(a) is a"),
+    ("copy is not it", "def f(a):\n    return a[:]", "a = [1]\nassert f(a) is a"),
+    ("an item of the argument", "def f(a):\n    return a[0]", "a = [[1], [2]]\nf(a).append(5)\nassert a == [[1, 5], [2]]"),
+    ("changed after return", "G = []\ndef f():\n    return G\ndef g():\n    G.append(1)", "r = f()\ng()\nassert r == []"),
+    ("seen changed after return", "G = []\ndef f():\n    return G\ndef g():\n    G.append(1)",
+     "r = f()\ng()\nassert r == [1]"),
+    ("same object twice", "G = []\ndef f():\n    return G", "assert f() is f()"),
+    ("new object twice", "def f():\n    return []", "assert f() is f()"),
+    ("the test's change reaches the program", "G = []\ndef f():\n    return G\ndef g():\n    return len(G)",
+     "f().append(1)\nassert g() == 1"),
+    ("a kept argument changed later", "S = []\ndef f(a):\n    S.append(a)\ndef g():\n    return S[0]",
+     "a = [1]\nf(a)\na.append(2)\nassert g() == [1, 2] and g() is a"),
+    ("a copied argument", "S = []\ndef f(a):\n    S.append(list(a))\ndef g():\n    return S[0]",
+     "a = [1]\nf(a)\na.append(2)\nassert g() == [1, 2]"),
+    ("held through a tuple", "G = ([0],)\ndef f():\n    return G\ndef g():\n    G[0][0] = 1", "r = f()\ng()\nassert r == ([0],)"),
+    ("an object's list", _CLASS, "c = C()\nc.items.append(3)\nassert c.size() == 1"),
+    ("an object's list, copied", _CLASS.replace("return len(self.items)", "return 0"),
+     "c = C()\nc.items.append(3)\nassert c.size() == 1"),
+    ("a cycle", "def f():\n    a = []\n    a.append(a)\n    return a", "r = f()\nassert r[0] is r and len(r) == 1"),
+    ("a closure keeps the argument", "def f(a):\n    def g():\n        a.append(1)\n    return g",
+     "a = []\ng = f(a)\ng()\nassert a == [1]"),
+    ("a closure keeps a copy", "def f(a):\n    a = list(a)\n    def g():\n        a.append(1)\n    return g",
+     "a = []\ng = f(a)\ng()\nassert a == [1]"),
+    ("the test's own callable", "def f(k):\n    return k", "k = lambda x: x\nassert f(k) is k"),
+    ("a Counter in place", "def f(c):\n    c['a'] += 1",
+     "import collections\nc = collections.Counter(a=1)\nf(c)\nassert c == collections.Counter(a=2)"),
+    ("a deque in place", "def f(d):\n    d.append(3)",
+     "import collections\nd = collections.deque([1, 2], maxlen=2)\nf(d)\nassert list(d) == [2, 3] and d.maxlen == 2"),
+    ("True for 1, later", "G = [1]\ndef f():\n    return G\ndef g():\n    G[0] = True", "r = f()\ng()\nassert r[0] is True"),
+    ("a set, later", "S = {1}\ndef f():\n    return S\ndef g():\n    S.add(2)", "s = f()\ng()\nassert s == {1, 2}"),
+    ("an int of 5,000 digits", "def f(n):\n    return 10 ** n", "assert f(5000) == 10 ** 5000"),
+    ("an int of 5,000 digits, off by one", "def f(n):\n    return 10 ** n + 1", "assert f(5000) == 10 ** 5000"),
+]
+
+_PYTHON = """
+import json, sys
+verdicts = []
+for program, test in json.load(sys.stdin):
+    namespace = {}
+    try:
+        exec(program, namespace)
+        exec(test, namespace)
+        verdicts.append(True)
+    except Exception:
+        verdicts.append(False)
+print(json.dumps(verdicts))
+"""
+
+
+@pytest.fixture(scope="module")
+def python_verdicts() -> list[bool]:
+    """Each case run by one plain interpreter (a subprocess: the programs do not run in this one)."""
+    out = subprocess.run([sys.executable, "-c", "import sys; sys.set_int_max_str_digits(0)\n" + _PYTHON],
+                         input=json.dumps([[p, t] for _, p, t in CASES]), capture_output=True, text=True,
+                         check=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+def test_every_shape_has_a_program_python_fails_and_one_it_passes(python_verdicts) -> None:
+    assert python_verdicts.count(False) >= 10 and python_verdicts.count(True) >= 15, python_verdicts
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_judge_gives_pythons_verdict(request: pytest.FixtureRequest, backend: str, python_verdicts) -> None:
+    with make_sandbox(request, backend, workers=2) as sb:
+        results = sb.run_many([dict(program=p, tests=[t], timeout=10.0) for _, p, t in CASES])
+    got = {name: r.passed for (name, _, _), r in zip(CASES, results)}
+    want = {name: v for (name, _, _), v in zip(CASES, python_verdicts)}
+    assert got == want, {n: (got[n], want[n], r.tests[0].error if r.tests else r.error)
+                         for (n, _, _), r in zip(CASES, results) if got[n] != want[n]}
+
+
+# The program's side of the protocol runs in the program's process: a program can rewrite what it
+# sends. Each forgery below is refused (the program is taken as gone, so the test fails), and none
+# changes a value of the judge that the program was never given.
+_FORGE = """
+import sys
+w = sys.modules['_wire']
+_frame = w.frame
+def frame(body):
+    if 'ok' in body:
+        body.setdefault('objs', []).append(FORGED)
+    return _frame(body)
+w.frame = frame
+def f(a):
+    return 1
+"""
+FORGERIES = {
+    "a shared list becomes a dict": "[-1, 'd', []]",
+    "an ident the judge never drew": "[-99, 'l', [1]]",
+    "a state that is not a list": "[-1, 'l', 'xyz']",
+    "an unknown kind": "[-1, 'zz', []]",
+    "an unhashable set member": "[5, 's', [{'@': 5}]]",
+    "a reference nobody made": "[6, 'l', [{'@': 12345}]]",
+}
+
+
+@pytest.mark.parametrize("forged", list(FORGERIES.values()), ids=list(FORGERIES))
+def test_forged_states_are_refused(request: pytest.FixtureRequest, forged: str) -> None:
+    test = "expected = [1, 2]\na = [1]\nassert f(a) == 1 and a == [1] and expected == [1, 2]"
+    with make_sandbox(request, "process", workers=1) as sb:
+        r = sb.run(_FORGE.replace("FORGED", forged), [test, "assert True"], timeout=10.0)
+    assert not r.tests[0].passed, r
+    assert "stopped answering" in r.tests[0].error or "ended" in r.tests[0].error, r.tests[0].error
+
+
+def test_a_program_can_change_what_it_was_given_and_nothing_else(request: pytest.FixtureRequest) -> None:
+    # the same rewriting, within the rules: the program may change the list it was passed, as in Python
+    prog = _FORGE.replace("FORGED", "[-1, 'l', [7]]")
+    with make_sandbox(request, "process", workers=1) as sb:
+        r = sb.run(prog, ["a, b = [1], [1]\nf(a)\nassert a == [7] and b == [1]"], timeout=10.0)
+    assert r.passed, r
