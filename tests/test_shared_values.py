@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -141,3 +142,44 @@ def test_a_program_can_change_what_it_was_given_and_nothing_else(request: pytest
     with make_sandbox(request, "process", workers=1) as sb:
         r = sb.run(prog, ["a, b = [1], [1]\nf(a)\nassert a == [7] and b == [1]"], timeout=10.0)
     assert r.passed, r
+
+
+def _held(make) -> list[int]:  # noqa: ANN001
+    """Which idents the program's side keeps after sending ``make()`` as a reply (in-process: the values are ours)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluators"))
+    try:
+        import _wire
+    finally:
+        sys.path.pop(0)
+    shared = _wire.Shared(1, lambda value: {"h": 0})
+    value = make()
+    shared.encode(value)
+    del value
+    shared.outgoing(everything=True)
+    return sorted(shared.held_by_program())
+
+
+_KEPT: dict = {}
+
+
+def _closure() -> list:
+    a = [1]
+    _KEPT["f"] = lambda: a
+    return a
+
+
+@pytest.mark.parametrize(("make", "held"), [
+    (lambda: [[1], [2]], []),                                # fresh: nobody else holds it
+    (lambda: [[0] * 3] * 3, []),
+    (lambda: {1: [1], 2: ([2],)}, []),
+    (lambda: (lambda a: (a.append(a), a)[1])([]), []),        # a cycle of its own
+    (lambda: _KEPT.setdefault("g", []), [1]),                # a global
+    (lambda: [_KEPT.setdefault("g2", []), [3]], [2]),        # a global inside a fresh list
+    (lambda: _KEPT.setdefault("t", ([1],)), [1]),            # kept through a tuple
+    (lambda: (_KEPT.setdefault("g3", []), [1]), [1]),
+    (_closure, [1]),
+    (lambda: [_KEPT.setdefault("outer", [[5]])], [2, 3]),    # a kept value keeps what is inside it
+], ids=["fresh", "aliased rows", "dict with tuple", "cycle", "global", "global inside fresh", "kept tuple",
+        "fresh tuple of a global", "closure", "inside a kept value"])
+def test_the_program_side_keeps_exactly_what_the_program_holds(make, held: list[int]) -> None:  # noqa: ANN001
+    assert _held(make) == held
