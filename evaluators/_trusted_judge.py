@@ -98,13 +98,22 @@ class _Link:
             return {"cb": ident}
         raise TypeError(f"cannot pass a {type(value).__name__} to the program")
 
-    def encode(self, value: object) -> object:
-        return self.shared.encode(value)
+    def encode_all(self, values: list) -> list:
+        """``values`` encoded; if one cannot be, none was (TypeError)."""
+        try:
+            return [self.shared.encode(v) for v in values]
+        except BaseException:
+            self.shared.discard()
+            raise
 
     def _send(self, message: dict, request: bool) -> None:
         # a request carries what the tests changed in every shared value, then lets go of those the
         # tests no longer hold; a callback's answer carries what it reaches
-        objs = self.shared.outgoing(everything=request)
+        try:
+            objs = self.shared.outgoing(everything=request)
+        except BaseException:  # a test put into a shared value what cannot be passed
+            self.shared.discard()
+            raise
         if objs:
             message["objs"] = objs
         if request:
@@ -166,11 +175,10 @@ class _Link:
             raise _wire.WireError("malformed callback")
         args, kwargs = [self.decode(a) for a in args], {str(k): self.decode(v) for k, v in kwargs.items()}
         try:
-            return {"ok": self.encode(self.callbacks[ident](*args, **kwargs))}
+            return {"ok": self.encode_all([self.callbacks[ident](*args, **kwargs)])[0]}
         except _wire.WireError:
             raise
         except Exception as exc:
-            self.shared.discard()
             return {"exc": [type(exc).__name__, str(exc)[:500]]}
 
     def result(self, reply: dict, iteration: bool = False) -> object:
@@ -211,20 +219,20 @@ class Handle:
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         link = object.__getattribute__(self, "_link")
+        encoded = link.encode_all([*args, *kwargs.values()])
         return link.result(link.request({"op": "call", "o": object.__getattribute__(self, "_id"),
-                                         "args": [link.encode(a) for a in args],
-                                         "kw": {k: link.encode(v) for k, v in kwargs.items()}}))
+                                         "args": encoded[:len(args)], "kw": dict(zip(kwargs, encoded[len(args):]))}))
 
     def __getattr__(self, name: str) -> object:
         return self._ask({"op": "getattr", "name": name})
 
     def __setattr__(self, name: str, value: object) -> None:
         link = object.__getattribute__(self, "_link")
-        self._ask({"op": "setattr", "name": name, "v": link.encode(value)})
+        self._ask({"op": "setattr", "name": name, "v": link.encode_all([value])[0]})
 
     def _dunder(self, name: str, *args: object) -> object:
         link = object.__getattribute__(self, "_link")
-        return self._ask({"op": "dunder", "m": name, "args": [link.encode(a) for a in args]})
+        return self._ask({"op": "dunder", "m": name, "args": link.encode_all(list(args))})
 
     def __repr__(self) -> str:
         return f"<program object #{object.__getattribute__(self, '_id')}>"

@@ -97,6 +97,8 @@ class _Server:
             data = _wire.frame(body)
         except (TypeError, ValueError, RecursionError, _wire.WireError) as exc:  # a value json cannot write
             self.shared.discard()
+            if not reply:  # a callback's arguments: the program's call of it fails
+                raise
             body = {"exc": describe(exc)}
             data = _wire.frame(body)
         if reply:
@@ -105,8 +107,13 @@ class _Server:
 
     def _callback(self, ident: object):
         def judge_callable(*args, **kwargs):
-            self.send({"cb": ident, "args": [self.encode(a) for a in args],
-                       "kw": {k: self.encode(v) for k, v in kwargs.items()}})
+            try:
+                message = {"cb": ident, "args": [self.encode(a) for a in args],
+                           "kw": {k: self.encode(v) for k, v in kwargs.items()}}
+            except BaseException:
+                self.shared.discard()
+                raise
+            self.send(message)
             return self._reply(self.serve_until_reply())
         return judge_callable
 
@@ -129,23 +136,20 @@ class _Server:
                 return {"ok": run_script(self.namespace["__program__"], request["stdin"])}
             target = self.handles[request["o"]]
             if op == "getattr":
-                return self._result(getattr(target, request["name"]))
+                return {"ok": self.encode(getattr(target, request["name"]))}
             if op == "setattr":
                 setattr(target, request["name"], self.decode(request["v"]))
                 return {"ok": None}
             args = [self.decode(a) for a in request.get("args", [])]
             if op == "call":
                 kwargs = {k: self.decode(v) for k, v in request.get("kw", {}).items()}
-                return self._result(target(*args, **kwargs))  # type: ignore[operator]
+                return {"ok": self.encode(target(*args, **kwargs))}  # type: ignore[operator]
             if op == "dunder" and request.get("m") in DUNDERS:
-                return self._result(DUNDERS[request["m"]](target, *args))
+                return {"ok": self.encode(DUNDERS[request["m"]](target, *args))}
             return {"exc": ["TypeError", f"unsupported request {op!r}"]}
         except BaseException as exc:  # the program's exceptions travel back as data
             self.shared.discard()
             return {"exc": describe(exc)}
-
-    def _result(self, value: object) -> dict:
-        return {"ok": self.encode(value)}
 
     def serve_until_reply(self) -> dict:
         """Serve requests until the judge answers a callback (or forever, at the top level)."""

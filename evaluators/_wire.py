@@ -177,6 +177,7 @@ class Shared:
         self._tuples = 0  # tuples being encoded around the current item
         self._inner = 0  # references to shared values from shared values, met this message
         self._via_tuple = False  # whether a shared value was met inside a tuple this message
+        self._counted = (0, False)  # the two above, for the last message sent
 
     def ref(self, value: object, depth: int) -> dict:
         """``{"@": ident}`` for a mutable value; its state joins the message if the peer lacks it."""
@@ -224,6 +225,7 @@ class Shared:
         out, self._out = self._out, []
         self._visited.clear()
         self._fresh.clear()
+        self._counted, self._inner, self._via_tuple = (self._inner, self._via_tuple), 0, False
         for ident, _, state in out:
             self.synced[ident] = state
         return out
@@ -295,7 +297,7 @@ class Shared:
         Counts references: a value is held if something besides this table and the other shared
         values refers to it (a global, an object's attribute, a closure, a tuple the program keeps),
         or if it is inside one that is."""
-        inner, via_tuple, self._inner, self._via_tuple = self._inner, self._via_tuple, 0, False
+        inner, via_tuple = self._counted
         if not self.objects:
             return []
         # each shared value: this table, the generator's variable and getrefcount's argument, plus
