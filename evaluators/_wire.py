@@ -177,7 +177,8 @@ class Shared:
         self._tuples = 0  # tuples being encoded around the current item
         self._inner = 0  # references to shared values from shared values, met this message
         self._via_tuple = False  # whether a shared value was met inside a tuple this message
-        self._counted = (0, False)  # the two above, for the last message sent
+        self._counted = (0, False, True)  # the two above for the last message sent, and whether it was quiet
+        self._prints: dict[int, bytes] = {}  # ident -> marshal print of a large value (see _remember)
 
     def ref(self, value: object, depth: int) -> dict:
         """``{"@": ident}`` for a mutable value; its state joins the message if the peer lacks it."""
@@ -194,6 +195,8 @@ class Shared:
             self._inner += 1
         if ident not in self._visited:
             self._visited.add(ident)
+            if ident in self._prints and _print(value) == self._prints[ident]:
+                return {"@": ident}  # a large value, all of it as agreed: not encoded again
             tuples, self._tuples = self._tuples, 0
             try:
                 state = _state(value, self, depth)
@@ -202,7 +205,7 @@ class Shared:
             old = self.synced.get(ident, _NOTHING)
             # marshal tells 1, 1.0 and True apart, which == does not
             if old is _NOTHING or state != old or marshal.dumps(state, 2) != marshal.dumps(old, 2):
-                self._out.append([ident, _MUTABLE[type(value)], state])
+                self._out.append([ident, _MUTABLE[type(value)], state, value])
         return {"@": ident}
 
     def enter(self, container: object) -> None:
@@ -224,11 +227,23 @@ class Shared:
                     self.ref(obj, 1)
         out, self._out = self._out, []
         self._visited.clear()
+        quiet = not out and not self._fresh  # nothing new and nothing changed
         self._fresh.clear()
-        self._counted, self._inner, self._via_tuple = (self._inner, self._via_tuple), 0, False
-        for ident, _, state in out:
-            self.synced[ident] = state
+        self._counted, self._inner, self._via_tuple = (self._inner, self._via_tuple, quiet), 0, False
+        for entry in out:
+            ident, value = entry[0], entry.pop()
+            self.synced[ident] = entry[2]
+            self._remember(ident, value)
         return out
+
+    def _remember(self, ident: int, value: object) -> None:
+        # a large value's marshal print, taken when both sides agree on it: while it prints the same
+        # it is the same, so a value kept over many calls is not encoded at each one
+        fingerprint = _print(value) if len(value) > _LARGE else None  # type: ignore[arg-type]
+        if fingerprint is None:
+            self._prints.pop(ident, None)
+        else:
+            self._prints[ident] = fingerprint
 
     def discard(self) -> None:
         """Drop what a message that could not be sent had collected (the peer keeps its old states)."""
@@ -257,6 +272,8 @@ class Shared:
             _fill(obj, kind, state, handle, self)
             # what this side would send for it, so that only real changes go back (a set's order is its own)
             self.synced[ident] = _state(obj, _Reencode(self), 1) if kind == "s" else state
+        for obj, ident, _, _ in entries:  # once every one is filled: a print covers what a value holds
+            self._remember(ident, obj)
 
     def keep(self, idents: object) -> None:
         """Forget every value but ``idents`` (the ones the program still holds; None: none)."""
@@ -264,6 +281,7 @@ class Shared:
             self.objects.clear()
             self.idents.clear()
             self.synced.clear()
+            self._prints.clear()
             return
         _check(type(idents) is list and all(type(i) is int and i in self.objects for i in idents), "keep")
         kept = set(idents)  # type: ignore[arg-type]
@@ -275,6 +293,7 @@ class Shared:
         if obj is not None:
             del self.idents[id(obj)]
             self.synced.pop(ident, None)
+            self._prints.pop(ident, None)
 
     def released(self) -> list[int]:
         """Forget the values nobody on this side holds any more; their idents (the judge's side)."""
@@ -297,9 +316,11 @@ class Shared:
         Counts references: a value is held if something besides this table and the other shared
         values refers to it (a global, an object's attribute, a closure, a tuple the program keeps),
         or if it is inside one that is."""
-        inner, via_tuple = self._counted
+        inner, via_tuple, quiet = self._counted
         if not self.objects:
             return []
+        if quiet:  # all of them were held at the last reply, and nothing changed since (or was let go)
+            return list(self.objects)
         # each shared value: this table, the generator's variable and getrefcount's argument, plus
         # one per slot of a shared value that holds it; if that is all, the program holds none
         if not via_tuple and sum(sys.getrefcount(obj) - 3 for obj in self.objects.values()) == inner:
@@ -350,6 +371,16 @@ def _container_items(container: object, nodes: dict[int, object]) -> list[int]:
 
 
 _DICTS = (dict, collections.OrderedDict, collections.Counter, collections.defaultdict)
+_LARGE = 64  # items: from this size on, a value kept over calls is checked by its print first
+
+
+def _print(value: object) -> bytes | None:
+    """marshal's bytes for ``value`` (they tell apart 1, 1.0 and True, -0.0 and 0.0, and which items are
+    the same object), or None where marshal cannot write it (a handle inside: then it is encoded)."""
+    try:
+        return marshal.dumps(value)
+    except ValueError:
+        return None
 _NOTHING = object()
 
 
