@@ -62,7 +62,7 @@ CASES = [
     ("large, True for 1", "G = list(range(100))\ndef f():\n    return G\ndef g():\n    G[50] = True",
      "r = f()\ng()\nassert r[50] is True"),
     ("large, True for 1, seen stale", "G = list(range(100))\ndef f():\n    return G\ndef g():\n    G[1] = True",
-     "r = f()\ng()\nassert r[1] is 1"),
+     "r = f()\ng()\nassert type(r[1]) is int"),
     ("large, -0.0 for 0.0", "G = [0.0] * 100\ndef f():\n    return G\ndef g():\n    G[3] = -0.0",
      "import math\nr = f()\ng()\nassert math.copysign(1, r[3]) == -1"),
     ("large, rows become one", "G = [[0] for _ in range(100)]\ndef f():\n    return G\ndef g():\n    G[1] = G[0]",
