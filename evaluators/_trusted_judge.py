@@ -72,6 +72,10 @@ class _Link:
         self.shared = _wire.Shared(-1, self._other)
         self.gone = False
         self.memory = False
+        self.closing = False  # the run is judged: the proxies that go now say nothing to the program
+        self.proxies: dict[int, int] = {}  # handle -> how many proxies stand for it
+        self.busy = 0  # inside an exchange (or building one): a handle let go waits for the next request
+        self._let_go: list[int] = []
 
     def _wrap(self, kind: str, ident: object) -> object:
         if kind == "mod":
@@ -82,6 +86,7 @@ class _Link:
             return self.callbacks[ident]  # type: ignore[index]
         # a new proxy each time: containers compare items by identity first (`x is y` -> equal), so
         # one proxy per program object would let `[obj] == [obj]` pass without ever asking it
+        self.proxies[ident] = self.proxies.get(ident, 0) + 1  # type: ignore[index]
         return Handle(self, ident)  # type: ignore[arg-type]
 
     def decode(self, raw: object) -> object:
@@ -97,6 +102,23 @@ class _Link:
                 ident = self.callback_ids[id(value)] = len(self.callbacks) - 1
             return {"cb": ident}
         raise TypeError(f"cannot pass a {type(value).__name__} to the program")
+
+    def let_go(self, ident: int) -> None:
+        """A proxy of handle ``ident`` is gone: when the last one goes, the program lets go of its object,
+        at once if the judge is between exchanges (its ``__del__`` runs where one interpreter would run it)."""
+        left = self.proxies.get(ident, 1) - 1
+        if left:
+            self.proxies[ident] = left
+            return
+        self.proxies.pop(ident, None)
+        if self.gone or self.closing:
+            return
+        self._let_go.append(ident)
+        if not self.busy:
+            try:
+                self.request({"op": "release"})
+            except BaseException:  # noqa: BLE001  # in a finalizer: nothing can be raised from here
+                self.gone = True
 
     def encode_all(self, values: list) -> list:
         """``values`` encoded; if one cannot be, none was (TypeError)."""
@@ -120,6 +142,8 @@ class _Link:
             released = self.shared.released()
             if released:
                 message["rel"] = released
+            if self._let_go:
+                message["relh"], self._let_go = self._let_go, []
         _wire.send(self.fd, message)
 
     def request(self, message: dict) -> dict:
@@ -127,6 +151,7 @@ class _Link:
         value (or names) decoded under ``"value"``."""
         if self.gone:
             raise ProgramGone("the program is no longer running")
+        self.busy += 1
         try:
             self._send(message, request=True)
             while True:
@@ -141,6 +166,8 @@ class _Link:
                 return self._take(reply)
         except (EOFError, OSError, _wire.WireError) as exc:
             self._lost(exc)
+        finally:
+            self.busy -= 1
 
     def _lost(self, exc: Exception) -> NoReturn:
         self.gone = True
@@ -148,14 +175,14 @@ class _Link:
 
     def _take(self, reply: dict) -> dict:
         """The program's answer ending an exchange: its shared values' states applied, its value (or the
-        names of the load) decoded under ``"value"``, then every shared value the program let go forgotten."""
+        names of the load) decoded under ``"value"``, then the shared values the program let go forgotten."""
         if "objs" in reply:
             self.shared.apply(reply["objs"], self._wrap)
         if "ok" in reply:
             reply["value"] = self.decode(reply["ok"])
         elif type(reply.get("names")) is dict:
             reply["value"] = {str(k): self.decode(v) for k, v in reply["names"].items()}
-        self.shared.keep(reply.get("keep"))
+        self.shared.drop(reply.get("drop", []))
         return reply
 
     def welcome(self, hello: dict) -> dict:
@@ -212,27 +239,42 @@ class Handle:
         object.__setattr__(self, "_link", link)
         object.__setattr__(self, "_id", ident)
 
-    def _ask(self, message: dict) -> object:
+    def __del__(self) -> None:
+        object.__getattribute__(self, "_link").let_go(object.__getattribute__(self, "_id"))
+
+    def _ask(self, message: dict, *values: object) -> object:
+        """Send ``message`` with ``values`` encoded under "args" (or "v"); the program's answer."""
         link = object.__getattribute__(self, "_link")
         message["o"] = object.__getattribute__(self, "_id")
-        return link.result(link.request(message), iteration=message.get("m") == "__next__")
+        link.busy += 1  # from the first value encoded to the reply
+        try:
+            if values:
+                encoded = link.encode_all(list(values))
+                message.update({"v": encoded[0]} if message["op"] == "setattr" else {"args": encoded})
+            reply = link.request(message)
+        finally:
+            link.busy -= 1
+        return link.result(reply, iteration=message.get("m") == "__next__")
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         link = object.__getattribute__(self, "_link")
-        encoded = link.encode_all([*args, *kwargs.values()])
-        return link.result(link.request({"op": "call", "o": object.__getattribute__(self, "_id"),
-                                         "args": encoded[:len(args)], "kw": dict(zip(kwargs, encoded[len(args):]))}))
+        link.busy += 1
+        try:
+            encoded = link.encode_all([*args, *kwargs.values()])
+            reply = link.request({"op": "call", "o": object.__getattribute__(self, "_id"),
+                                  "args": encoded[:len(args)], "kw": dict(zip(kwargs, encoded[len(args):]))})
+        finally:
+            link.busy -= 1
+        return link.result(reply)
 
     def __getattr__(self, name: str) -> object:
         return self._ask({"op": "getattr", "name": name})
 
     def __setattr__(self, name: str, value: object) -> None:
-        link = object.__getattribute__(self, "_link")
-        self._ask({"op": "setattr", "name": name, "v": link.encode_all([value])[0]})
+        self._ask({"op": "setattr", "name": name}, value)
 
     def _dunder(self, name: str, *args: object) -> object:
-        link = object.__getattribute__(self, "_link")
-        return self._ask({"op": "dunder", "m": name, "args": link.encode_all(list(args))})
+        return self._ask({"op": "dunder", "m": name, "args": []}, *args)
 
     def __repr__(self) -> str:
         return f"<program object #{object.__getattribute__(self, '_id')}>"
@@ -375,65 +417,68 @@ def judge(job: dict, fd: int, write_record) -> None:
     _wire.send(fd, {"program": job["program"], "mode": "stdio" if stdio else "function", "names": wanted})
     link = _Link(fd)
     try:
-        hello = _wire.recv(fd)
-    except (EOFError, OSError, _wire.WireError):
-        write_record("X")
-        return
-    if type(hello) is not dict or hello.get("load") != "ok":
-        error = hello.get("error") if type(hello) is dict else None
-        if type(error) is list and len(error) == 2 and all(type(x) is str for x in error):
-            if error[0] == "MemoryError":
-                write_record("M")
-            write_record("E " + (f"{error[0]}: {error[1]}" if error[1] else error[0]).replace("\n", " ")[:500])
-        else:
-            write_record("E the program did not load")
-        return
-    if "random" in sys.modules:  # fresh for each run, as in a new process: no run learns what the last one drew
-        sys.modules["random"].seed()
-    assertions = _blind_tests.Assertions(stops=(MemoryError, ProgramGone))
-    namespace: dict = {"__name__": "__main__", "__builtins__": builtins,
-                       "stdio": lambda stdin="": _stdio(link, stdin), "same_output": same_output}
-    try:
-        for name in modules:
-            try:
-                namespace[name] = importlib.import_module(name)
-            except ImportError:  # not on this interpreter: the test's own NameError will say so
-                pass
-        if wanted:
-            namespace.update({k: v for k, v in link.welcome(hello).items() if k in wanted})
-        exec(setup_code, namespace)
-        namespace.update(assertions.helpers())
-    except ProgramGone:
-        write_record("X")
-        return
-    except MemoryError:
-        write_record("M")
-        write_record("E MemoryError")
-        return
-    except Exception as exc:  # setup that needs the program (MBPP/367's trees) fails with it
-        write_record("E " + _describe(exc))
-        return
-    for i, code in enumerate(compiled):
-        assertions.failed.clear()
         try:
-            exec(code, namespace)
-        except ProgramGone as exc:
-            write_record(f"F {i} the program ended during this test ({exc})")
-            continue
+            hello = _wire.recv(fd)
+        except (EOFError, OSError, _wire.WireError):
+            write_record("X")
+            return
+        if type(hello) is not dict or hello.get("load") != "ok":
+            error = hello.get("error") if type(hello) is dict else None
+            if type(error) is list and len(error) == 2 and all(type(x) is str for x in error):
+                if error[0] == "MemoryError":
+                    write_record("M")
+                write_record("E " + (f"{error[0]}: {error[1]}" if error[1] else error[0]).replace("\n", " ")[:500])
+            else:
+                write_record("E the program did not load")
+            return
+        if "random" in sys.modules:  # fresh for each run, as in a new process: no run learns what the last one drew
+            sys.modules["random"].seed()
+        assertions = _blind_tests.Assertions(stops=(MemoryError, ProgramGone))
+        namespace: dict = {"__name__": "__main__", "__builtins__": builtins,
+                           "stdio": lambda stdin="": _stdio(link, stdin), "same_output": same_output}
+        try:
+            for name in modules:
+                try:
+                    namespace[name] = importlib.import_module(name)
+                except ImportError:  # not on this interpreter: the test's own NameError will say so
+                    pass
+            if wanted:
+                namespace.update({k: v for k, v in link.welcome(hello).items() if k in wanted})
+            exec(setup_code, namespace)
+            namespace.update(assertions.helpers())
+        except ProgramGone:
+            write_record("X")
+            return
         except MemoryError:
-            write_record(f"F {i} MemoryError")
-            continue
-        except BaseException as exc:  # SystemExit from a test included: that test fails
-            write_record(f"F {i} " + _describe(assertions.failed[0] if assertions.failed else exc))
-            continue
-        # the first failed assertion, recorded as it happened: the test went on past it
-        write_record(f"F {i} " + _describe(assertions.failed[0]) if assertions.failed else f"P {i}")
+            write_record("M")
+            write_record("E MemoryError")
+            return
+        except Exception as exc:  # setup that needs the program (MBPP/367's trees) fails with it
+            write_record("E " + _describe(exc))
+            return
+        for i, code in enumerate(compiled):
+            assertions.failed.clear()
+            try:
+                exec(code, namespace)
+            except ProgramGone as exc:
+                write_record(f"F {i} the program ended during this test ({exc})")
+                continue
+            except MemoryError:
+                write_record(f"F {i} MemoryError")
+                continue
+            except BaseException as exc:  # SystemExit from a test included: that test fails
+                write_record(f"F {i} " + _describe(assertions.failed[0] if assertions.failed else exc))
+                continue
+            # the first failed assertion, recorded as it happened: the test went on past it
+            write_record(f"F {i} " + _describe(assertions.failed[0]) if assertions.failed else f"P {i}")
+            if link.memory:
+                break
         if link.memory:
-            break
-    if link.memory:
-        write_record("M")
-    if link.gone:
-        write_record("X")
+            write_record("M")
+        if link.gone:
+            write_record("X")
+    finally:
+        link.closing = True  # the proxies the namespace holds go without a word to the program
 
 
 class JudgeTimeout(BaseException):

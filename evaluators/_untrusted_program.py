@@ -82,16 +82,21 @@ class _Server:
             self.shared.apply(message["objs"], self._handle)
         for ident in message.get("rel", ()):
             self.shared.forget(ident)
+        for ident in message.get("relh", ()):  # objects the judge no longer holds: they may go (and finalize)
+            obj = self.handles.pop(ident, None)
+            if obj is not None:
+                self.handle_ids.pop(id(obj), None)
+                del obj
 
     def send(self, body: dict, reply: bool = False) -> None:
         """Send ``body`` with the states the judge lacks; a reply also says which shared values the
-        program still holds (the others both sides forget)."""
+        program no longer holds (both sides forget them)."""
         try:
             objs = self.shared.outgoing(everything=reply)
             if reply:
-                keep = self.shared.held_by_program()
-                if keep:
-                    body["keep"] = keep
+                drop = self.shared.not_held_by_program()
+                if drop:
+                    body["drop"] = drop
             if objs:
                 body["objs"] = objs
             data = _wire.frame(body)
@@ -101,8 +106,7 @@ class _Server:
                 raise
             body = {"exc": describe(exc)}
             data = _wire.frame(body)
-        if reply:
-            self.shared.keep(body.get("keep"))
+        self.shared.drop(body.get("drop", []))
         _wire.write(self.fd, data)
 
     def _callback(self, ident: object):
@@ -132,6 +136,8 @@ class _Server:
         try:
             if op == "names":
                 return {"names": {n: self.encode(self.namespace[n]) for n in request["names"] if n in self.namespace}}
+            if op == "release":  # only for what the message carried
+                return {"ok": None}
             if op == "stdio":
                 return {"ok": run_script(self.namespace["__program__"], request["stdin"])}
             target = self.handles[request["o"]]
@@ -265,7 +271,7 @@ def warm_up() -> None:
             args, sink = [[i, "x", (i, 2.5)], []], []
             message = {"op": "call", "o": 0, "args": [judge.encode(a) for a in args], "kw": {"b": judge.encode(sink)}}
             message["objs"] = judge.outgoing()
-            judge.keep(None)
+            judge.drop(list(judge.objects))
             _wire.send(ours.fileno(), {"op": "names", "names": ["f", "Box"]} if i == 0 else message)
             if i == 0:
                 server.handles[0] = namespace["f"]

@@ -5,14 +5,14 @@ stand for themselves; every other kind is a one-key object whose key names it:
 
     {"t": [...]} tuple   {"fs": [...]} frozenset   {"b": "hex"} bytes   {"c": [re, im]} complex
     {"r": [start, stop, step]} range   {"i": "hex"} an int too long for JSON   {"nan": [is math.nan, negative]}
-    {"us": "..."} UserString   {"fr": [n, d]} Fraction   {"dec": "1.5"} Decimal
+    {"fr": [n, d]} Fraction   {"dec": "1.5"} Decimal
     {"nt": [typename, [fields], [values]]} namedtuple   {"mod": "math"} a stdlib module
     {"ty": "builtins.int"} a builtin or stdlib class   {"h": id} a value that stays in the program (a handle)
     {"cb": id} a callable that stays with the judge (the program calls it back)
     {"@": ident} a mutable value both sides hold (:class:`Shared`)
 
-Mutable values (list, dict, set, bytearray, deque, OrderedDict, Counter, defaultdict, UserList,
-UserDict) cross by reference: each gets an ident, the same on both sides, and each side keeps its
+Mutable values (list, dict, set, bytearray, deque, OrderedDict, Counter, defaultdict (with its
+factory), UserList, UserDict, UserString) cross by reference: each gets an ident, the same on both sides, and each side keeps its
 own object for it. A message carries, beside its body, ``"objs"``: ``[ident, kind, state]`` for
 every such value it reaches that is new to the peer or changed since they last agreed; a state is
 shallow (items that are mutable are ``{"@": ident}``). The receiver builds or updates its object in
@@ -92,7 +92,7 @@ _BIG_INT_BITS = 14_000  # about 4,200 digits: JSON writes ints in decimal, which
 # mutable kinds: they cross by reference (Shared); a state is the shallow content
 _MUTABLE = {list: "l", dict: "d", set: "s", bytearray: "ba", collections.OrderedDict: "od",
             collections.Counter: "ctr", collections.defaultdict: "dd", collections.UserDict: "ud",
-            collections.deque: "dq", collections.UserList: "ul"}
+            collections.deque: "dq", collections.UserList: "ul", collections.UserString: "us"}
 
 
 def encode(value: object, peer: "Shared", depth: int = 0) -> object:
@@ -125,8 +125,6 @@ def encode(value: object, peer: "Shared", depth: int = 0) -> object:
         return {"c": [value.real, value.imag]}
     if tp is range:
         return {"r": [value.start, value.stop, value.step]}
-    if tp is collections.UserString:
-        return {"us": str(value.data)}
     if tp is fractions.Fraction:
         return {"fr": [encode(value.numerator, peer), encode(value.denominator, peer)]}
     if tp is decimal.Decimal:
@@ -147,13 +145,18 @@ def _state(value: object, peer: "Shared", depth: int) -> object:
     tp = type(value)
     if tp is bytearray:
         return value.hex()
+    if tp is collections.UserString:
+        return str(value.data)
     if tp is collections.deque:
         return [[encode(v, peer, depth) for v in value], value.maxlen]
     if tp in (list, set):
         return [encode(v, peer, depth) for v in value]
     if tp is collections.UserList:
         return [encode(v, peer, depth) for v in value.data]
-    return [[encode(k, peer, depth), encode(v, peer, depth)] for k, v in value.items()]
+    pairs = [[encode(k, peer, depth), encode(v, peer, depth)] for k, v in value.items()]
+    if tp is collections.defaultdict:
+        return [encode(value.default_factory, peer, depth), pairs]
+    return pairs
 
 
 class Shared:
@@ -161,8 +164,8 @@ class Shared:
 
     ``step`` is +1 on the program's side and -1 on the judge's (the two never draw the same ident);
     ``other(value)`` encodes what is not plain data (handles, callbacks). Between two exchanges a
-    side keeps only the values the program still holds (:meth:`held_by_program` on the program's
-    side, :meth:`keep` on the judge's) and the judge still holds (:meth:`released`).
+    side keeps only the values the program still holds (:meth:`not_held_by_program` on the program's
+    side, :meth:`drop` on both) and the judge still holds (:meth:`released`).
     """
 
     def __init__(self, step: int, other) -> None:  # noqa: ANN001
@@ -174,11 +177,15 @@ class Shared:
         self._out: list[list] = []  # states to send with the next message
         self._visited: set[int] = set()  # idents whose state this message already checked
         self._fresh: list[int] = []  # idents this message drew
+        self._queue: list[tuple[int, object]] = []  # values met whose state is still to be worked out
         self._tuples = 0  # tuples being encoded around the current item
         self._inner = 0  # references to shared values from shared values, met this message
         self._via_tuple = False  # whether a shared value was met inside a tuple this message
         self._counted = (0, False, True)  # the two above for the last message sent, and whether it was quiet
         self._prints: dict[int, bytes] = {}  # ident -> marshal print of a large value (see _remember)
+        self._table_print: bytes | None = None  # of all the values, when there are many (see outgoing)
+        self._requests = 0
+        self._arrived = False  # whether the peer sent a value new to this side since the last reply
 
     def ref(self, value: object, depth: int) -> dict:
         """``{"@": ident}`` for a mutable value; its state joins the message if the peer lacks it."""
@@ -189,24 +196,28 @@ class Shared:
             self._next += self.step
             self.idents[key], self.objects[ident] = ident, value
             self._fresh.append(ident)
+            self._table_print = None
         if self._tuples:
             self._via_tuple = True
         elif depth > 1:  # an item of a shared value (depth 1 is a message's own value)
             self._inner += 1
         if ident not in self._visited:
             self._visited.add(ident)
+            self._queue.append((ident, value))  # its state comes later: nesting costs no recursion
+        return {"@": ident}
+
+    def _states(self) -> None:
+        """Work out the states of the values met so far that the peer lacks (which may meet more)."""
+        queue = self._queue
+        while queue:
+            ident, value = queue.pop()
             if ident in self._prints and _print(value) == self._prints[ident]:
-                return {"@": ident}  # a large value, all of it as agreed: not encoded again
-            tuples, self._tuples = self._tuples, 0
-            try:
-                state = _state(value, self, depth)
-            finally:
-                self._tuples = tuples
+                continue  # a large value, all of it as agreed: not encoded again
+            state = _state(value, self, 1)
             old = self.synced.get(ident, _NOTHING)
             # marshal tells 1, 1.0 and True apart, which == does not
             if old is _NOTHING or state != old or marshal.dumps(state, 2) != marshal.dumps(old, 2):
                 self._out.append([ident, _MUTABLE[type(value)], state, value])
-        return {"@": ident}
 
     def enter(self, container: object) -> None:
         """``encode`` is inside a tuple (a container the program may hold on its own)."""
@@ -216,25 +227,40 @@ class Shared:
         self._tuples -= 1
 
     def encode(self, value: object) -> object:
+        """Plain data for ``value``; the states it needs join the next message (``outgoing``)."""
         return encode(value, self)
 
     def outgoing(self, everything: bool = False) -> list[list]:
         """The states the next message carries: of what it reaches, or (``everything``) of all held values."""
+        table = everything and len(self.objects) > _LARGE
+        if table and self._table_print is not None and self._print_table() == self._table_print:
+            # many values held over calls, and all print as when last agreed (none is new: a new one
+            # forgets the print): none is checked again
+            everything = False
+            self._queue.clear()
         if everything:
             for ident in list(self.objects):
                 obj = self.objects.get(ident)
                 if obj is not None:
                     self.ref(obj, 1)
+        self._states()
         out, self._out = self._out, []
         self._visited.clear()
-        quiet = not out and not self._fresh  # nothing new and nothing changed
+        quiet = not out and not self._fresh and not self._arrived  # nothing new and nothing changed
+        if everything:
+            self._arrived = False
         self._fresh.clear()
         self._counted, self._inner, self._via_tuple = (self._inner, self._via_tuple, quiet), 0, False
         for entry in out:
             ident, value = entry[0], entry.pop()
             self.synced[ident] = entry[2]
             self._remember(ident, value)
+        if table and everything:
+            self._table_print = self._print_table()
         return out
+
+    def _print_table(self) -> bytes | None:
+        return _print(list(self.objects.values()))
 
     def _remember(self, ident: int, value: object) -> None:
         # a large value's marshal print, taken when both sides agree on it: while it prints the same
@@ -247,7 +273,7 @@ class Shared:
 
     def discard(self) -> None:
         """Drop what a message that could not be sent had collected (the peer keeps its old states)."""
-        self._out = []
+        self._out, self._queue = [], []
         self._visited.clear()
         for ident in self._fresh:
             self.forget(ident)
@@ -257,6 +283,7 @@ class Shared:
     def apply(self, objs: object, handle) -> None:  # noqa: ANN001
         """Build or update in place the values a peer's message carries (before decoding its body)."""
         _check(type(objs) is list, "objs")
+        self._table_print = None
         entries = []
         for entry in objs:  # type: ignore[union-attr]
             _check(type(entry) is list and len(entry) == 3 and type(entry[0]) is int and entry[1] in _EMPTY, "obj")
@@ -266,6 +293,7 @@ class Shared:
                 _check(ident * self.step < 0, "unknown reference")  # only the peer makes new ones
                 obj = _EMPTY[kind](state)
                 self.objects[ident], self.idents[id(obj)] = obj, ident
+                self._arrived = True
             _check(_MUTABLE[type(obj)] == kind, "a value changed its kind")
             entries.append((obj, ident, kind, state))
         for obj, ident, kind, state in entries:
@@ -275,28 +303,27 @@ class Shared:
         for obj, ident, _, _ in entries:  # once every one is filled: a print covers what a value holds
             self._remember(ident, obj)
 
-    def keep(self, idents: object) -> None:
-        """Forget every value but ``idents`` (the ones the program still holds; None: none)."""
-        if not idents:
-            self.objects.clear()
-            self.idents.clear()
-            self.synced.clear()
-            self._prints.clear()
-            return
-        _check(type(idents) is list and all(type(i) is int and i in self.objects for i in idents), "keep")
-        kept = set(idents)  # type: ignore[arg-type]
-        for ident in [i for i in self.objects if i not in kept]:
+    def drop(self, idents: object) -> None:
+        """Forget ``idents`` (the values of the exchange the program does not hold)."""
+        _check(type(idents) is list and all(type(i) is int for i in idents), "drop")
+        for ident in idents:  # type: ignore[union-attr]
             self.forget(ident)
 
     def forget(self, ident: int) -> None:
         obj = self.objects.pop(ident, None)
         if obj is not None:
+            self._table_print = None
             del self.idents[id(obj)]
             self.synced.pop(ident, None)
             self._prints.pop(ident, None)
 
     def released(self) -> list[int]:
-        """Forget the values nobody on this side holds any more; their idents (the judge's side)."""
+        """Forget the values nobody on this side holds any more; their idents (the judge's side).
+
+        With many values held, every 64th request only: letting go late costs nothing but checks."""
+        self._requests += 1
+        if len(self.objects) > 1024 and self._requests % 64:
+            return []
         gone: list[int] = []
         while True:
             before = len(gone)
@@ -309,22 +336,20 @@ class Shared:
             if len(gone) == before:
                 return gone
 
-    def held_by_program(self) -> list[int]:
-        """The idents of the values the program still holds (the program's side, once its reply's
-        states are computed with ``outgoing(everything=True)``).
+    def not_held_by_program(self) -> list[int]:
+        """The idents of the values the program no longer holds, which both sides forget (the program's
+        side, once its reply's states are computed with ``outgoing(everything=True)``).
 
         Counts references: a value is held if something besides this table and the other shared
         values refers to it (a global, an object's attribute, a closure, a tuple the program keeps),
         or if it is inside one that is."""
         inner, via_tuple, quiet = self._counted
-        if not self.objects:
+        if quiet or not self.objects:  # quiet: all were held at the last reply, nothing changed since
             return []
-        if quiet:  # all of them were held at the last reply, and nothing changed since (or was let go)
-            return list(self.objects)
         # each shared value: this table, the generator's variable and getrefcount's argument, plus
         # one per slot of a shared value that holds it; if that is all, the program holds none
         if not via_tuple and sum(sys.getrefcount(obj) - 3 for obj in self.objects.values()) == inner:
-            return []
+            return list(self.objects)
         nodes, children, indegree = _containers(self.objects)
         # references besides `nodes` (and getrefcount's argument), this table and the containers found
         roots = [key for key in list(nodes)
@@ -335,7 +360,7 @@ class Shared:
                 if child not in held:
                     held.add(child)
                     todo.append(child)
-        return [self.idents[k] for k in held if k in self.idents]
+        return [ident for key, ident in self.idents.items() if key not in held]
 
 
 def _containers(objects: dict[int, object]) -> tuple[dict[int, object], dict[int, list[int]], dict[int, int]]:
@@ -358,7 +383,7 @@ def _containers(objects: dict[int, object]) -> tuple[dict[int, object], dict[int
 def _container_items(container: object, nodes: dict[int, object]) -> list[int]:
     """The ids of the shared values and tuples ``container`` refers to, added to ``nodes``."""
     tp = type(container)
-    if tp in (set, frozenset, bytearray):
+    if tp in (set, frozenset, bytearray, collections.UserString):
         return []
     items = container.values() if tp in _DICTS else container.data.values() if tp is collections.UserDict \
         else container.data if tp is collections.UserList else container  # type: ignore[union-attr]
@@ -409,7 +434,7 @@ def _empty_deque(state: object) -> object:
 _EMPTY = {"l": lambda s: [], "d": lambda s: {}, "s": lambda s: set(), "ba": lambda s: bytearray(),
           "od": lambda s: collections.OrderedDict(), "ctr": lambda s: collections.Counter(),
           "dd": lambda s: collections.defaultdict(None), "ud": lambda s: collections.UserDict(),
-          "dq": _empty_deque, "ul": lambda s: collections.UserList()}
+          "dq": _empty_deque, "ul": lambda s: collections.UserList(), "us": lambda s: collections.UserString("")}
 
 
 def _fill(obj: object, kind: str, state: object, handle, shared: Shared) -> None:  # noqa: ANN001
@@ -418,6 +443,9 @@ def _fill(obj: object, kind: str, state: object, handle, shared: Shared) -> None
         if kind == "ba":
             _check(type(state) is str, "bytearray")
             obj[:] = bytes.fromhex(state)  # type: ignore[index]
+        elif kind == "us":
+            _check(type(state) is str, "UserString")
+            obj.data = state  # type: ignore[union-attr]
         elif kind == "dq":
             _check(type(state) is list and len(state) == 2 and type(state[0]) is list and state[1] == obj.maxlen,
                    "deque")
@@ -433,6 +461,11 @@ def _fill(obj: object, kind: str, state: object, handle, shared: Shared) -> None
             else:
                 (obj.data if kind == "ul" else obj)[:] = items  # type: ignore[union-attr,index]
         else:
+            if kind == "dd":
+                _check(type(state) is list and len(state) == 2, "defaultdict")
+                factory, state = decode(state[0], handle, shared, 1), state[1]  # type: ignore[index]
+                _check(factory is None or callable(factory), "defaultdict factory")
+                obj.default_factory = factory  # type: ignore[union-attr]
             pairs = _pairs(state, handle, shared, 1)
             target = obj.data if kind == "ud" else obj  # type: ignore[union-attr]
             target.clear()  # type: ignore[union-attr]
@@ -552,9 +585,6 @@ def decode(raw: object, handle: object, shared: Shared, depth: int = 0) -> objec
     if kind == "r":
         _check(type(body) is list and len(body) == 3 and all(type(x) is int for x in body) and body[2] != 0, "range")
         return range(*body)
-    if kind == "us":
-        _check(type(body) is str, "UserString")
-        return collections.UserString(body)
     if kind == "fr":
         _check(type(body) is list and len(body) == 2, "Fraction")
         n, m = decode(body[0], handle, shared, d), decode(body[1], handle, shared, d)
