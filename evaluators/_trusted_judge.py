@@ -187,6 +187,7 @@ class _Link:
 
     def welcome(self, hello: dict) -> dict:
         """The names the program's load reply carries, as the tests will see them."""
+        self.busy += 1  # a proxy gone while they are built waits for the first request
         try:
             names = self._take(hello).get("value")
             if type(names) is not dict:
@@ -194,6 +195,8 @@ class _Link:
             return names
         except _wire.WireError as exc:
             self._lost(exc)
+        finally:
+            self.busy -= 1
 
     def _callback(self, message: dict) -> dict:
         ident, args, kwargs = message.get("cb"), message.get("args"), message.get("kw")
