@@ -30,7 +30,9 @@ So the judge runs a rewritten copy of each test (the caller's source is never ch
   could change what the test sees next.
 
 Left as Python runs them: asserts inside ``try``/``with`` (the test may catch them on purpose), class
-bodies and functions the test calls inside a ``try``; control flow the test writes itself (``if``,
+bodies (the methods of a plain class of the test's own are rewritten; those of a class with bases, such as
+a ``unittest.TestCase``, whose framework catches what they raise, are not) and functions or methods the
+test calls inside a ``try``; control flow the test writes itself (``if``,
 ``break``) and functions it defines;
 comprehensions with several ``for`` clauses, starred arguments, f-strings and extended slices (each run
 as one part); an assertion whose rewrite would not compile. A call whose arguments are themselves a
@@ -266,7 +268,8 @@ def judge_defined(sources: list[str]) -> tuple[frozenset[str], frozenset[str]]:
 
 
 class _Asserts(ast.NodeTransformer):
-    """Every ``assert`` outside ``try``/``with`` and class bodies becomes ``CHECK(test, message)``, or
+    """Every ``assert`` outside ``try``/``with`` and class bodies (but in the methods of the test's own
+    plain classes) becomes ``CHECK(test, message)``, or
     ``CHECK_IN_ORDER(lambda: test, lambda: message)`` where evaluating every part could be seen."""
 
     def __init__(self, judge_names: tuple[frozenset[str], frozenset[str]], program_names: frozenset[str],
@@ -283,7 +286,16 @@ class _Asserts(ast.NodeTransformer):
         finally:
             self.kept -= 1
 
-    visit_Try = visit_TryStar = visit_With = visit_AsyncWith = visit_ClassDef = _keep_raising
+    visit_Try = visit_TryStar = visit_With = visit_AsyncWith = _keep_raising
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        # a class of the test's own (no bases: no framework calls its methods and catches what they
+        # raise) has its methods rewritten; its body's other statements, and any other class, raise
+        if node.bases or node.keywords or node.decorator_list:
+            return self._keep_raising(node)
+        node.body = [self.visit(stmt) if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     else self._keep_raising(stmt) for stmt in node.body]
+        return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         return self._keep_raising(node) if node.name in self.caught else self.generic_visit(node)
@@ -317,9 +329,11 @@ def blind(source: str, filename: str, judge_names: tuple[frozenset[str], frozens
     """
     judge_names = judge_defined([source]) if judge_names is None else judge_names
     tree = ast.parse(source, filename)
-    caught = frozenset(call.func.id for t in ast.walk(tree) if isinstance(t, (ast.Try, ast.TryStar, ast.With))
+    # the functions and methods called inside a try or with: their asserts raise, to be caught
+    caught = frozenset(call.func.id if isinstance(call.func, ast.Name) else call.func.attr
+                       for t in ast.walk(tree) if isinstance(t, (ast.Try, ast.TryStar, ast.With))
                        for stmt in t.body for call in ast.walk(stmt)
-                       if isinstance(call, ast.Call) and isinstance(call.func, ast.Name))
+                       if isinstance(call, ast.Call) and isinstance(call.func, (ast.Name, ast.Attribute)))
     tree = _Asserts(judge_names, program_names, caught).visit(tree)
     return compile(ast.fix_missing_locations(tree), filename, "exec")
 

@@ -44,6 +44,11 @@ SNIPPETS = [
     "class T:\n    assert f(1) == 3",
     "def check(c):\n    assert c(1) == 3, 'first'\n    assert c(2) == 4\n    assert c(3) == 5, 'third'\ncheck(f)",
     "def check(c):\n    assert c(1) == 2\n    assert [c(x) for x in (1, 2)] == [2, 4]\ncheck(f)",
+    "class T:\n    def run(self, c):\n        assert c(1) == 3, 'first'\n        assert c(2) == 4\nT().run(f)",
+    "class T:\n    assert f(1) == 3\n    def run(self):\n        pass",
+    "import unittest\nclass T(unittest.TestCase):\n    def runTest(self):\n        assert f(1) == 3\n"
+    "r = unittest.TextTestRunner(stream=open('/dev/null', 'w')).run(T())\nassert len(r.failures) == 1",
+    "class T:\n    def run(self):\n        assert f(1) == 3\ntry:\n    T().run()\nexcept AssertionError:\n    pass",
     "assert f(1) == 2\nraise ValueError('after')",
     "assert sorted([f(2), f(1)], key=lambda v: -v and v) == [2, 4]",
     # every part evaluated, Python's answer kept
@@ -169,6 +174,8 @@ SHAPES = [
     "assert hasattr(f(1), 'count') and f(1) == [1, 2, 3] and next(iter([f(2)])) == [2, 4, 6]",
     "assert str(f(1) == [1, 2, 3]) + str(f(2)) == 'True[2, 4, 6]'",
     "def check(c):\n    assert c(1) == [1, 2, 3]\n    assert c(2) == [2, 4, 6] and c(3) == [3, 6, 9]\ncheck(f)",
+    # a method of the test's own class (a ninth blind red team: its first failed assert stopped the calls)
+    "class T:\n    def run(self, c):\n        assert c(1) == [1, 2, 3]\n        assert c(2) == [2, 4, 6]\nT().run(f)",
 ]
 
 
