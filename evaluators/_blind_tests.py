@@ -394,8 +394,8 @@ class Assertions:
         held, poison = self._truth(self._run(test))
         if poison:
             self.failed.append(poison.exc)
-        elif not held:
-            text = self._run(message) if message is not None else None
+        elif not held:  # the message made text now, as `check` does: no program value outlives the assert
+            text = self._run(lambda: str(message())) if message is not None else None
             self.failed.append(text.exc if type(text) is _Poison else
                                AssertionError(*(() if message is None else (text,))))
 

@@ -115,10 +115,20 @@ class _Link:
             return
         self._let_go.append(ident)
         if not self.busy:
-            try:
-                self.request({"op": "release"})
-            except BaseException:  # noqa: BLE001  # in a finalizer: nothing can be raised from here
-                self.gone = True
+            self._release()
+
+    def _release(self) -> None:
+        try:
+            self.request({"op": "release"})
+        except BaseException:  # noqa: BLE001  # maybe in a finalizer: nothing can be raised from here
+            self.gone = True
+
+    def done(self) -> None:
+        """End of an exchange (``busy`` was raised for it): the proxies gone meanwhile (a callback's
+        arguments) are let go now, before the test goes on."""
+        self.busy -= 1
+        if not self.busy and self._let_go and not (self.gone or self.closing):
+            self._release()
 
     def encode_all(self, values: list) -> list:
         """``values`` encoded; if one cannot be, none was (TypeError)."""
@@ -167,7 +177,7 @@ class _Link:
         except (EOFError, OSError, _wire.WireError) as exc:
             self._lost(exc)
         finally:
-            self.busy -= 1
+            self.busy -= 1  # the caller's own `done` lets go of what went meanwhile
 
     def _lost(self, exc: Exception) -> NoReturn:
         self.gone = True
@@ -196,7 +206,7 @@ class _Link:
         except _wire.WireError as exc:
             self._lost(exc)
         finally:
-            self.busy -= 1
+            self.done()
 
     def _callback(self, message: dict) -> dict:
         ident, args, kwargs = message.get("cb"), message.get("args"), message.get("kw")
@@ -256,7 +266,7 @@ class Handle:
                 message.update({"v": encoded[0]} if message["op"] == "setattr" else {"args": encoded})
             reply = link.request(message)
         finally:
-            link.busy -= 1
+            link.done()
         return link.result(reply, iteration=message.get("m") == "__next__")
 
     def __call__(self, *args: object, **kwargs: object) -> object:
@@ -267,7 +277,7 @@ class Handle:
             reply = link.request({"op": "call", "o": object.__getattribute__(self, "_id"),
                                   "args": encoded[:len(args)], "kw": dict(zip(kwargs, encoded[len(args):]))})
         finally:
-            link.busy -= 1
+            link.done()
         return link.result(reply)
 
     def __getattr__(self, name: str) -> object:

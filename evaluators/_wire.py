@@ -4,7 +4,7 @@ A frame is a 4-byte big-endian length and a JSON body. Values cross as plain dat
 stand for themselves; every other kind is a one-key object whose key names it:
 
     {"t": [...]} tuple   {"fs": [...]} frozenset   {"b": "hex"} bytes   {"c": [re, im]} complex
-    {"r": [start, stop, step]} range   {"i": "hex"} an int too long for JSON   {"nan": [is math.nan, negative]}
+    {"r": [start, stop, step]} range   {"i": "hex"} an int too long for JSON   {"nan": [is math.nan, "bits"]}
     {"fr": [n, d]} Fraction   {"dec": "1.5"} Decimal
     {"nt": [typename, [fields], [values]]} namedtuple   {"mod": "math"} a stdlib module
     {"ty": "builtins.int"} a builtin or stdlib class   {"h": id} a value that stays in the program (a handle)
@@ -25,10 +25,12 @@ parts, so a value decoded by the judge never runs code the program wrote.
 
 from __future__ import annotations
 
+import array
 import collections
 import decimal
 import fractions
 import importlib
+import itertools
 import json
 import keyword
 import marshal
@@ -100,8 +102,8 @@ def encode(value: object, peer: "Shared", depth: int = 0) -> object:
     tp = type(value)
     if tp is float and value != value:
         # a NaN keeps whether it is math.nan (containers compare items by identity first: `[x] == [math.nan]`
-        # holds in one interpreter when x is math.nan) and its sign; any other NaN arrives as a new object
-        return {"nan": [value is math.nan, math.copysign(1.0, value) < 0]}
+        # holds in one interpreter when x is math.nan) and its bits; any other NaN arrives as a new object
+        return {"nan": [value is math.nan, struct.pack(">d", value).hex()]}
     if tp in _SCALARS:
         if tp is int and value.bit_length() > _BIG_INT_BITS:
             return {"i": hex(value)}
@@ -183,8 +185,8 @@ class Shared:
         self._via_tuple = False  # whether a shared value was met inside a tuple this message
         self._counted = (0, False, True)  # the two above for the last message sent, and whether it was quiet
         self._prints: dict[int, bytes] = {}  # ident -> marshal print of a large value (see _remember)
-        self._table_print: bytes | None = None  # of all the values, when there are many (see outgoing)
         self._requests = 0
+        self._table_print: bytes | None = None  # of all the values, when there are many (see outgoing)
         self._arrived = False  # whether the peer sent a value new to this side since the last reply
 
     def ref(self, value: object, depth: int) -> dict:
@@ -234,8 +236,8 @@ class Shared:
         """The states the next message carries: of what it reaches, or (``everything``) of all held values."""
         table = everything and len(self.objects) > _LARGE
         if table and self._table_print is not None and self._print_table() == self._table_print:
-            # many values held over calls, and all print as when last agreed (none is new: a new one
-            # forgets the print): none is checked again
+            # many values held over calls, all as when last agreed (a new one forgets the print): none
+            # is checked again
             everything = False
             self._queue.clear()
         if everything:
@@ -260,7 +262,14 @@ class Shared:
         return out
 
     def _print_table(self) -> bytes | None:
-        return _print(list(self.objects.values()))
+        # marshal's back-references tell which shared value sits where; the ids of every item tell what
+        # marshal writes alike (a bytearray and equal bytes)
+        values = list(self.objects.values())
+        try:
+            return (marshal.dumps(values) + array.array("Q", map(id, itertools.chain.from_iterable(
+                [v if type(v) is list else _view(v) for v in values]))).tobytes())
+        except (ValueError, TypeError):
+            return None
 
     def _remember(self, ident: int, value: object) -> None:
         # a large value's marshal print, taken when both sides agree on it: while it prints the same
@@ -399,12 +408,25 @@ _DICTS = (dict, collections.OrderedDict, collections.Counter, collections.defaul
 _LARGE = 64  # items: from this size on, a value kept over calls is checked by its print first
 
 
+def _view(value: object) -> object:
+    """What iterates over the items of a shared value, as it changes."""
+    tp = type(value)
+    if tp in _DICTS or tp is collections.UserDict:
+        return value.values()  # type: ignore[union-attr]
+    return value if tp in (list, collections.deque, collections.UserList) else ()
+
+
 def _print(value: object) -> bytes | None:
     """marshal's bytes for ``value`` (they tell apart 1, 1.0 and True, -0.0 and 0.0, and which items are
-    the same object), or None where marshal cannot write it (a handle inside: then it is encoded)."""
+    the same object) and the ids of its items (marshal writes two equal rows swapped, or a bytearray and
+    equal bytes, alike; a shared item is kept alive by the table, so its id is its own), or None where
+    marshal cannot write it (a handle inside: then it is encoded)."""
+    tp = type(value)
+    items = value.values() if tp in _DICTS else value.data.values() if tp is collections.UserDict \
+        else value.data if tp is collections.UserList else value  # type: ignore[union-attr]
     try:
-        return marshal.dumps(value)
-    except ValueError:
+        return marshal.dumps(value) + array.array("Q", map(id, items)).tobytes()  # type: ignore[arg-type]
+    except (ValueError, TypeError):
         return None
 _NOTHING = object()
 
@@ -571,8 +593,14 @@ def decode(raw: object, handle: object, shared: Shared, depth: int = 0) -> objec
         except ValueError:
             raise WireError("malformed value: int") from None
     if kind == "nan":
-        _check(type(body) is list and len(body) == 2 and all(type(x) is bool for x in body), kind)
-        return math.nan if body[0] else math.copysign(float("nan"), -1.0 if body[1] else 1.0)
+        _check(type(body) is list and len(body) == 2 and type(body[0]) is bool and type(body[1]) is str
+               and len(body[1]) == 16, kind)
+        try:
+            (value,) = struct.unpack(">d", bytes.fromhex(body[1]))
+        except ValueError:
+            raise WireError("malformed value: nan") from None
+        _check(value != value, kind)
+        return math.nan if body[0] else value
     if kind == "b":
         _check(type(body) is str, kind)
         try:

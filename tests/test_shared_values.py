@@ -24,6 +24,11 @@ CASES = [
     ("a finalizer changes the argument, seen", _FINALIZER, "a = [1]\nf(a)\nassert a == [1, 9]"),
     ("a finalizer runs when the name goes", _FINALIZER, "a = [1]\nh = f(a)\nassert a == [1]\ndel h\nassert a == [1, 9]"),
     ("a finalizer runs inside an expression", _FINALIZER, "a = [1]\nassert f(a) is not None and a == [1]"),
+    # a tenth blind red team: an object the program passed to the test's callback was never let go
+    ("a callback's argument goes", _FINALIZER.replace("return H(a)", "return 0") + "def g(a, k):\n    return k(H(a))",
+     "a = [1]\ng(a, lambda h: 0)\nassert a == [1]"),
+    ("a callback's argument goes, seen", _FINALIZER.replace("return H(a)", "return 0") + "def g(a, k):\n    return k(H(a))",
+     "a = [1]\ng(a, lambda h: 0)\nassert a == [1, 9]"),
     ("rows aliased", "def f(n):\n    return [[0] * n] * n",
      "r = f(3)\nr[0][0] = 1\nassert r == [[1, 0, 0], [0, 0, 0], [0, 0, 0]]"),
     ("rows apart", "def f(n):\n    return [[0] * n for _ in range(n)]",
@@ -88,6 +93,16 @@ CASES = [
      "t = f('ab' * 100)\nfor ch in 'ab' * 100:\n    t = t[ch]\nassert t == {}"),
     ("a deep argument comes back changed", "def f(a):\n    while a:\n        a = a[0]\n    a.append(1)",
      "a = inner = []\nfor _ in range(250):\n    a = [a]\nf(a)\nassert inner == [1]"),
+    ("large, two equal rows swapped", "S = [[0] for _ in range(65)]\ndef f():\n    return S\ndef g():\n    S[0], S[1] = S[1], S[0]",
+     "r = f()\nfirst = r[0]\ng()\nassert r[0] is first"),
+    ("large, a bytearray becomes equal bytes", "S = [bytearray(b'ab')] + [0] * 99\ndef f():\n    return S\ndef g():\n    S[0] = b'ab'",
+     "r = f()\ng()\nassert type(r[0]) is bytearray"),
+    ("many held, bytes become an equal bytearray", "S = [[b'ab'] for _ in range(70)]\ndef f():\n    return S\n"
+     "def g():\n    S[5][0] = bytearray(b'ab')", "r = f()\ng()\nassert type(r[5][0]) is bytes"),
+    ("many held, the test swaps two rows", "S = [[0] for _ in range(70)]\ndef f():\n    return S\ndef g():\n    return S[0] is T[0]\n"
+     "def h(t):\n    global T\n    T = t", "r = f()\nh(list(r))\nr[0], r[1] = r[1], r[0]\nassert g()"),
+    ("a NaN keeps its bits", "import struct\ndef f():\n    return struct.unpack('d', struct.pack('Q', 0x7ff8000000000001))[0]",
+     "import struct\nassert struct.pack('Q', 0x7ff8000000000001) == struct.pack('d', f())"),
     ("a Counter in place", "def f(c):\n    c['a'] += 1",
      "import collections\nc = collections.Counter(a=1)\nf(c)\nassert c == collections.Counter(a=2)"),
     ("a deque in place", "def f(d):\n    d.append(3)",
