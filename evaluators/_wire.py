@@ -220,6 +220,8 @@ class Shared:
             # marshal tells 1, 1.0 and True apart, which == does not
             if old is _NOTHING or state != old or marshal.dumps(state, 2) != marshal.dumps(old, 2):
                 self._out.append([ident, _MUTABLE[type(value)], state, value])
+            elif ident in self._prints:  # printed otherwise (an equal item in place of another), as agreed
+                self._remember(ident, value)
 
     def enter(self, container: object) -> None:
         """``encode`` is inside a tuple (a container the program may hold on its own)."""
