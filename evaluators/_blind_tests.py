@@ -249,13 +249,16 @@ class _Speculation:
         return False
 
 
-def judge_defined(sources: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+def judge_defined(sources: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """Names the trusted code binds itself (functions, classes, variables, imports; not function parameters),
-    and those of them that are its functions and classes."""
+    those of them that are its functions and classes, and its classes."""
     names: set[str] = set()
     functions: set[str] = set()
+    classes: set[str] = set()
     for source in sources:
         for n in ast.walk(ast.parse(source)):
+            if isinstance(n, ast.ClassDef):
+                classes.add(n.name)
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 functions.add(n.name)
             elif isinstance(n, ast.Assign) and isinstance(n.value, ast.Lambda):
@@ -264,7 +267,7 @@ def judge_defined(sources: list[str]) -> tuple[frozenset[str], frozenset[str]]:
                 names.add(n.id)
             elif isinstance(n, ast.alias):
                 names.add((n.asname or n.name).split(".")[0])
-    return frozenset(names | functions), frozenset(functions)
+    return frozenset(names | functions), frozenset(functions), frozenset(classes)
 
 
 class _Asserts(ast.NodeTransformer):
@@ -272,9 +275,12 @@ class _Asserts(ast.NodeTransformer):
     plain classes) becomes ``CHECK(test, message)``, or
     ``CHECK_IN_ORDER(lambda: test, lambda: message)`` where evaluating every part could be seen."""
 
-    def __init__(self, judge_names: tuple[frozenset[str], frozenset[str]], program_names: frozenset[str],
-                 caught: frozenset[str]) -> None:
+    def __init__(self, judge_names: tuple[frozenset[str], frozenset[str], frozenset[str]],
+                 program_names: frozenset[str], caught: frozenset[str]) -> None:
         self.speculation = _Speculation(judge_names[0] - program_names, judge_names[1] - program_names)
+        # a class of the trusted code runs its own code unseen (a property, __eq__, __getitem__, __bool__
+        # of its instances, wherever they are): no part of an assert is then evaluated that Python skips
+        self.in_order = bool(judge_names[2] - program_names)
         self.uniform = _Uniform(self.speculation, program_names)
         self.caught = caught  # functions the test calls inside a try: their asserts must raise to be caught
         self.kept = 0  # depth of the try/with bodies (which may catch), class bodies and such functions
@@ -289,12 +295,17 @@ class _Asserts(ast.NodeTransformer):
     visit_Try = visit_TryStar = visit_With = visit_AsyncWith = _keep_raising
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        # a class of the test's own (no bases: no framework calls its methods and catches what they
-        # raise) has its methods rewritten; its body's other statements, and any other class, raise
-        if node.bases or node.keywords or node.decorator_list:
+        # a plain class of the test's own (no framework calls its methods and catches what they raise)
+        # has its methods rewritten, but for those Python calls unseen (dunders); its body's other
+        # statements, and any other class (bases, a metaclass, decorators but dataclass), raise
+        plain = all(isinstance(b, ast.Name) and b.id == "object" for b in node.bases) and not node.keywords \
+            and all(_name_of(d) in ("dataclass", "dataclasses.dataclass") for d in node.decorator_list)
+        if not plain:
             return self._keep_raising(node)
-        node.body = [self.visit(stmt) if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     else self._keep_raising(stmt) for stmt in node.body]
+        node.body = [self._keep_raising(stmt) if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                        ast.ClassDef))
+                     or (stmt.name.startswith("__") and stmt.name.endswith("__")) else self.visit(stmt)
+                     for stmt in node.body]
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
@@ -306,7 +317,7 @@ class _Asserts(ast.NodeTransformer):
         if self.kept:
             return node
         parts = [node.test] + ([node.msg] if node.msg is not None else [])
-        if all(self.speculation.safe(p) for p in parts):
+        if not self.in_order and all(self.speculation.safe(p) for p in parts):
             check = ast.Call(ast.Name(CHECK, ast.Load()), [self.uniform.expr(p) for p in parts], [])
         elif any(isinstance(n, ast.NamedExpr) for n in ast.walk(node)):
             return node  # a walrus binds where the test reads it: not inside a thunk
@@ -320,6 +331,41 @@ class _Asserts(ast.NodeTransformer):
         return check
 
 
+def _name_of(node: ast.AST) -> str:
+    """``a.b.c`` for a name or an attribute chain (a decorator, a callee), else ''."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return f"{_name_of(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _called(node: ast.AST) -> set[str]:
+    """The names (or method names) ``node`` calls."""
+    return {n.func.id if isinstance(n.func, ast.Name) else n.func.attr for n in ast.walk(node)
+            if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute))}
+
+
+def _raising(tree: ast.AST) -> frozenset[str]:
+    """The test's functions and methods whose asserts must raise: those called inside a ``try`` or
+    ``with`` (which may catch them) or by such a function, and those handed on as values (a thread's
+    ``target``, a callback: who calls them may catch)."""
+    defined = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    called_as = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    handed = {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree)
+              if isinstance(n, (ast.Name, ast.Attribute)) and isinstance(n.ctx, ast.Load) and id(n) not in called_as}
+    todo = [name for t in ast.walk(tree) if isinstance(t, (ast.Try, ast.TryStar, ast.With))
+            for stmt in t.body for name in _called(stmt)] + [name for name in defined if name in handed]
+    raising: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in raising:
+            raising.add(name)
+            if name in defined:
+                todo.extend(_called(defined[name]))
+    return frozenset(raising)
+
+
 def blind(source: str, filename: str, judge_names: tuple[frozenset[str], frozenset[str]] | None = None,
           program_names: frozenset[str] = frozenset()) -> object:
     """``source`` compiled with its assertions rewritten (see the module docstring).
@@ -329,12 +375,7 @@ def blind(source: str, filename: str, judge_names: tuple[frozenset[str], frozens
     """
     judge_names = judge_defined([source]) if judge_names is None else judge_names
     tree = ast.parse(source, filename)
-    # the functions and methods called inside a try or with: their asserts raise, to be caught
-    caught = frozenset(call.func.id if isinstance(call.func, ast.Name) else call.func.attr
-                       for t in ast.walk(tree) if isinstance(t, (ast.Try, ast.TryStar, ast.With))
-                       for stmt in t.body for call in ast.walk(stmt)
-                       if isinstance(call, ast.Call) and isinstance(call.func, (ast.Name, ast.Attribute)))
-    tree = _Asserts(judge_names, program_names, caught).visit(tree)
+    tree = _Asserts(judge_names, program_names, _raising(tree)).visit(tree)
     return compile(ast.fix_missing_locations(tree), filename, "exec")
 
 

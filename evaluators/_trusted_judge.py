@@ -152,8 +152,10 @@ class _Link:
             released = self.shared.released()
             if released:
                 message["rel"] = released
-            if self._let_go:
-                message["relh"], self._let_go = self._let_go, []
+            if self._let_go:  # unless a new proxy of it came meanwhile (the program handed it back)
+                let_go, self._let_go = [i for i in self._let_go if i not in self.proxies], []
+                if let_go:
+                    message["relh"] = let_go
         _wire.send(self.fd, message)
 
     def request(self, message: dict) -> dict:

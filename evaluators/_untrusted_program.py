@@ -43,6 +43,7 @@ class _Server:
         self.fd, self.namespace = fd, namespace
         self.handles: dict[int, object] = {}
         self.handle_ids: dict[int, int] = {}
+        self._next_handle = 0
         self.stubs: dict[int, object] = {}  # the judge's callable ident -> the function standing for it here
         self.stub_ids: dict[int, int] = {}
         self.shared = _wire.Shared(1, self._other)
@@ -54,9 +55,10 @@ class _Server:
         key = id(value)
         if key in self.stub_ids:
             return {"cb": self.stub_ids[key]}
-        if key not in self.handle_ids:
-            self.handle_ids[key] = len(self.handles)
-            self.handles[self.handle_ids[key]] = value
+        if key not in self.handle_ids:  # a new number, never one of an object let go
+            self.handle_ids[key] = self._next_handle
+            self.handles[self._next_handle] = value
+            self._next_handle += 1
         return {"h": self.handle_ids[key]}
 
     def encode(self, value: object) -> object:

@@ -124,7 +124,7 @@ def encode(value: object, peer: "Shared", depth: int = 0) -> object:
     if tp is bytes:
         return {"b": value.hex()}
     if tp is complex:
-        return {"c": [value.real, value.imag]}
+        return {"c": [encode(value.real, peer), encode(value.imag, peer)]}
     if tp is range:
         return {"r": [value.start, value.stop, value.step]}
     if tp is fractions.Fraction:
@@ -610,8 +610,10 @@ def decode(raw: object, handle: object, shared: Shared, depth: int = 0) -> objec
         except ValueError:
             raise WireError("malformed value: hex") from None
     if kind == "c":
-        _check(type(body) is list and len(body) == 2 and all(type(x) in (int, float) for x in body), "complex")
-        return complex(body[0], body[1])
+        _check(type(body) is list and len(body) == 2, "complex")
+        parts = [decode(x, handle, shared, d) for x in body]
+        _check(all(type(x) is float for x in parts), "complex")
+        return complex(*parts)
     if kind == "r":
         _check(type(body) is list and len(body) == 3 and all(type(x) is int for x in body) and body[2] != 0, "range")
         return range(*body)

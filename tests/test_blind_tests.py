@@ -49,6 +49,15 @@ SNIPPETS = [
     "import unittest\nclass T(unittest.TestCase):\n    def runTest(self):\n        assert f(1) == 3\n"
     "r = unittest.TextTestRunner(stream=open('/dev/null', 'w')).run(T())\nassert len(r.failures) == 1",
     "class T:\n    def run(self):\n        assert f(1) == 3\ntry:\n    T().run()\nexcept AssertionError:\n    pass",
+    # an eleventh blind red team: methods reached from a try, run by a thread or by Python itself keep raising;
+    # a property of the test's own class is test code a part runs unseen
+    "class T:\n    def run(self):\n        assert f(1) == 3\ndef helper():\n    T().run()\n"
+    "try:\n    helper()\nexcept AssertionError:\n    pass",
+    "import threading\nclass T:\n    def run(self):\n        assert f(1) == 3\nthreading.excepthook = lambda args: None\n"
+    "th = threading.Thread(target=T().run)\nth.start()\nth.join()",
+    "class T:\n    def __del__(self):\n        assert f(1) == 3\nimport sys\nsys.unraisablehook = lambda u: None\nT()",
+    "class C:\n    n = 0\n    @property\n    def bump(self):\n        C.n += 1\n        return C.n\nc = C()\n"
+    "assert f(1) == 2 or c.bump == 1\nassert C.n == 0",
     "assert f(1) == 2\nraise ValueError('after')",
     "assert sorted([f(2), f(1)], key=lambda v: -v and v) == [2, 4]",
     # every part evaluated, Python's answer kept
@@ -176,6 +185,11 @@ SHAPES = [
     "def check(c):\n    assert c(1) == [1, 2, 3]\n    assert c(2) == [2, 4, 6] and c(3) == [3, 6, 9]\ncheck(f)",
     # a method of the test's own class (a ninth blind red team: its first failed assert stopped the calls)
     "class T:\n    def run(self, c):\n        assert c(1) == [1, 2, 3]\n        assert c(2) == [2, 4, 6]\nT().run(f)",
+    "class T(object):\n    def run(self, c):\n        assert c(1) == [1, 2, 3]\n        assert c(2) == [2, 4, 6]\nT().run(f)",
+    "class O:\n    class T:\n        def run(self, c):\n            assert c(1) == [1, 2, 3]\n            assert c(2) == [2, 4, 6]\n"
+    "O.T().run(f)",
+    "import dataclasses\n@dataclasses.dataclass\nclass T:\n    def run(self, c):\n        assert c(1) == [1, 2, 3]\n"
+    "        assert c(2) == [2, 4, 6]\nT().run(f)",
 ]
 
 

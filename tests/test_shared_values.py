@@ -101,6 +101,15 @@ CASES = [
      "def g():\n    S[5][0] = bytearray(b'ab')", "r = f()\ng()\nassert type(r[5][0]) is bytes"),
     ("many held, the test swaps two rows", "S = [[0] for _ in range(70)]\ndef f():\n    return S\ndef g():\n    return S[0] is T[0]\n"
      "def h(t):\n    global T\n    T = t", "r = f()\nh(list(r))\nr[0], r[1] = r[1], r[0]\nassert g()"),
+    # an eleventh blind red team: a callback's argument the program hands back stays the same object
+    ("a callback's argument handed back", "class N:\n    def __init__(s, v):\n        s.v = v\n"
+     "def f(v, cb):\n    n = N(v + 1)\n    cb(n)\n    return n", "a = f(1, lambda n: 0)\nb = f(0, lambda n: 0)\nassert a.v == 3"),
+    ("a callback's argument handed back, right", "class N:\n    def __init__(s, v):\n        s.v = v\n"
+     "def f(v, cb):\n    n = N(v + 1)\n    cb(n)\n    return n", "a = f(1, lambda n: 0)\nb = f(0, lambda n: 0)\nassert a.v == 2 and b.v == 1"),
+    ("max with the test's key over program objects", "class N:\n    def __init__(s, v):\n        s.v = v\n"
+     "def f(key):\n    return max([N(3), N(7), N(5)], key=key)", "assert f(lambda n: n.v).v == 7"),
+    ("a complex NaN keeps its bits", "import struct\ndef f():\n    x = struct.unpack('d', struct.pack('Q', 0x7ff8000000000001))[0]\n"
+     "    return complex(1.0, x)", "import struct\nassert struct.pack('d', f().imag) == struct.pack('Q', 0x7ff8000000000001)"),
     ("a NaN keeps its bits", "import struct\ndef f():\n    return struct.unpack('d', struct.pack('Q', 0x7ff8000000000001))[0]",
      "import struct\nassert struct.pack('Q', 0x7ff8000000000001) == struct.pack('d', f())"),
     ("a Counter in place", "def f(c):\n    c['a'] += 1",
