@@ -276,13 +276,14 @@ class _Asserts(ast.NodeTransformer):
     ``CHECK_IN_ORDER(lambda: test, lambda: message)`` where evaluating every part could be seen."""
 
     def __init__(self, judge_names: tuple[frozenset[str], frozenset[str], frozenset[str]],
-                 program_names: frozenset[str], caught: frozenset[str]) -> None:
+                 program_names: frozenset[str], caught: frozenset[str], each: bool = False) -> None:
         self.speculation = _Speculation(judge_names[0] - program_names, judge_names[1] - program_names)
         # a class of the trusted code runs its own code unseen (a property, __eq__, __getitem__, __bool__
         # of its instances, wherever they are): no part of an assert is then evaluated that Python skips
         self.in_order = bool(judge_names[2] - program_names)
         self.uniform = _Uniform(self.speculation, program_names)
         self.caught = caught  # functions the test calls inside a try: their asserts must raise to be caught
+        self.each = each  # compile each rewritten assert on its own, keeping Python's where it fails
         self.kept = 0  # depth of the try/with bodies (which may catch), class bodies and such functions
 
     def _keep_raising(self, node: ast.AST) -> ast.AST:
@@ -323,11 +324,12 @@ class _Asserts(ast.NodeTransformer):
             return node  # a walrus binds where the test reads it: not inside a thunk
         else:
             check = ast.Call(ast.Name(CHECK_IN_ORDER, ast.Load()), [_thunk(p) for p in parts], [])
-        check = ast.fix_missing_locations(ast.copy_location(ast.Expr(check), node))
-        try:  # a shape the rewrite does not know yet stays Python's own rather than breaking the test
-            compile(ast.Module([check], []), "<assert>", "exec")
-        except (SyntaxError, ValueError, TypeError):
-            return node
+        check = ast.copy_location(ast.Expr(check), node)
+        if self.each:
+            try:  # a shape the rewrite does not know yet stays Python's own rather than breaking the test
+                compile(ast.Module([ast.fix_missing_locations(check)], []), "<assert>", "exec")
+            except (SyntaxError, ValueError, TypeError):
+                return node
         return check
 
 
@@ -350,12 +352,20 @@ def _raising(tree: ast.AST) -> frozenset[str]:
     """The test's functions and methods whose asserts must raise: those called inside a ``try`` or
     ``with`` (which may catch them) or by such a function, and those handed on as values (a thread's
     ``target``, a callback: who calls them may catch)."""
-    defined = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    called_as = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    handed = {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree)
-              if isinstance(n, (ast.Name, ast.Attribute)) and isinstance(n.ctx, ast.Load) and id(n) not in called_as}
-    todo = [name for t in ast.walk(tree) if isinstance(t, (ast.Try, ast.TryStar, ast.With))
-            for stmt in t.body for name in _called(stmt)] + [name for name in defined if name in handed]
+    defined: dict[str, ast.AST] = {}
+    callees: set[int] = set()
+    loads: list[tuple[int, str]] = []
+    todo: list[str] = []
+    for n in ast.walk(tree):  # one walk: this runs for every test the judge compiles
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined[n.name] = n
+        elif isinstance(n, ast.Call):
+            callees.add(id(n.func))
+        elif isinstance(n, (ast.Name, ast.Attribute)) and isinstance(n.ctx, ast.Load):
+            loads.append((id(n), n.id if isinstance(n, ast.Name) else n.attr))
+        elif isinstance(n, (ast.Try, ast.TryStar, ast.With)):
+            todo.extend(name for stmt in n.body for name in _called(stmt))
+    todo.extend(name for key, name in loads if key not in callees and name in defined)
     raising: set[str] = set()
     while todo:
         name = todo.pop()
@@ -375,8 +385,13 @@ def blind(source: str, filename: str, judge_names: tuple[frozenset[str], frozens
     """
     judge_names = judge_defined([source]) if judge_names is None else judge_names
     tree = ast.parse(source, filename)
-    tree = _Asserts(judge_names, program_names, _raising(tree)).visit(tree)
-    return compile(ast.fix_missing_locations(tree), filename, "exec")
+    raising = _raising(tree)
+    rewritten = _Asserts(judge_names, program_names, raising).visit(tree)
+    try:
+        return compile(ast.fix_missing_locations(rewritten), filename, "exec")
+    except (SyntaxError, ValueError, TypeError):  # one assert the rewrite does not know: find it, keep it
+        tree = _Asserts(judge_names, program_names, raising, each=True).visit(ast.parse(source, filename))
+        return compile(ast.fix_missing_locations(tree), filename, "exec")
 
 
 class _Poison:
