@@ -11,13 +11,16 @@ stand for themselves; every other kind is a one-key object whose key names it:
     {"cb": id} a callable that stays with the judge (the program calls it back)
     {"@": ident} a mutable value both sides hold (:class:`Shared`)
 
-Mutable values (list, dict, set, bytearray, deque, OrderedDict, Counter, defaultdict (with its
-factory), UserList, UserDict, UserString) cross by reference: each gets an ident, the same on both sides, and each side keeps its
-own object for it. A message carries, beside its body, ``"objs"``: ``[ident, kind, state]`` for
-every such value it reaches that is new to the peer or changed since they last agreed; a state is
-shallow (items that are mutable are ``{"@": ident}``). The receiver builds or updates its object in
-place. So aliasing (``[[0] * 3] * 3``), cycles, a returned argument (``f(a) is a``), the same
-object returned twice, and a value changed after it was returned behave as in one interpreter.
+Mutable values (list, dict, set, bytearray, deque, OrderedDict, Counter, defaultdict with its
+factory, UserList, UserDict, UserString) cross by reference: each gets an ident, the same on both
+sides, and each side keeps its own object for it. A message carries, beside its body, ``"objs"``:
+``[ident, kind, state]`` for every such value it reaches that is new to the peer or changed since
+they last agreed; a state is shallow (items that are mutable are ``{"@": ident}``), so nesting
+through them has no depth limit (``MAX_DEPTH`` bounds immutable nesting). The receiver builds or
+updates its object in place. So aliasing (``[[0] * 3] * 3``), cycles, a returned argument (``f(a)
+is a``), the same object returned twice, and a value changed after it was returned behave as in
+one interpreter. A request also carries ``"rel"`` (shared values the judge let go) and ``"relh"``
+(program objects it let go); a reply, ``"drop"`` (shared values the program does not hold).
 
 ``decode`` builds only objects of those exact builtin and standard-library types from checked
 parts, so a value decoded by the judge never runs code the program wrote.
