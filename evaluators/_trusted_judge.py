@@ -257,30 +257,24 @@ class Handle:
     def __del__(self) -> None:
         object.__getattribute__(self, "_link").let_go(object.__getattribute__(self, "_id"))
 
-    def _ask(self, message: dict, *values: object) -> object:
-        """Send ``message`` with ``values`` encoded under "args" (or "v"); the program's answer."""
+    def _ask(self, message: dict, /, *args: object, **kwargs: object) -> object:
+        """Send ``message`` with ``args`` and ``kwargs`` encoded (a setattr's value under "v"); the program's answer."""
         link = object.__getattribute__(self, "_link")
         message["o"] = object.__getattribute__(self, "_id")
         link.busy += 1  # from the first value encoded to the reply
         try:
-            if values:
-                encoded = link.encode_all(list(values))
-                message.update({"v": encoded[0]} if message["op"] == "setattr" else {"args": encoded})
+            encoded = link.encode_all([*args, *kwargs.values()])
+            if message["op"] == "setattr":
+                message["v"] = encoded[0]
+            else:
+                message["args"], message["kw"] = encoded[:len(args)], dict(zip(kwargs, encoded[len(args):]))
             reply = link.request(message)
         finally:
             link.done()
         return link.result(reply, iteration=message.get("m") == "__next__")
 
-    def __call__(self, *args: object, **kwargs: object) -> object:
-        link = object.__getattribute__(self, "_link")
-        link.busy += 1
-        try:
-            encoded = link.encode_all([*args, *kwargs.values()])
-            reply = link.request({"op": "call", "o": object.__getattribute__(self, "_id"),
-                                  "args": encoded[:len(args)], "kw": dict(zip(kwargs, encoded[len(args):]))})
-        finally:
-            link.done()
-        return link.result(reply)
+    def __call__(self, /, *args: object, **kwargs: object) -> object:
+        return self._ask({"op": "call"}, *args, **kwargs)
 
     def __getattr__(self, name: str) -> object:
         return self._ask({"op": "getattr", "name": name})
@@ -289,7 +283,7 @@ class Handle:
         self._ask({"op": "setattr", "name": name}, value)
 
     def _dunder(self, name: str, *args: object) -> object:
-        return self._ask({"op": "dunder", "m": name, "args": []}, *args)
+        return self._ask({"op": "dunder", "m": name}, *args)
 
     def __repr__(self) -> str:
         return f"<program object #{object.__getattribute__(self, '_id')}>"

@@ -313,7 +313,7 @@ class Shared:
         for obj, ident, kind, state in entries:
             _fill(obj, kind, state, handle, self)
             # what this side would send for it, so that only real changes go back (a set's order is its own)
-            self.synced[ident] = _state(obj, _Reencode(self), 1) if kind == "s" else state
+            self.synced[ident] = _state(obj, self, 1) if kind == "s" else state  # items of a set: never shared
         for obj, ident, _, _ in entries:  # once every one is filled: a print covers what a value holds
             self._remember(ident, obj)
 
@@ -396,13 +396,8 @@ def _containers(objects: dict[int, object]) -> tuple[dict[int, object], dict[int
 
 def _container_items(container: object, nodes: dict[int, object]) -> list[int]:
     """The ids of the shared values and tuples ``container`` refers to, added to ``nodes``."""
-    tp = type(container)
-    if tp in (set, frozenset, bytearray, collections.UserString):
-        return []
-    items = container.values() if tp in _DICTS else container.data.values() if tp is collections.UserDict \
-        else container.data if tp is collections.UserList else container  # type: ignore[union-attr]
     found = []
-    for item in items:  # type: ignore[union-attr]
+    for item in _view(container):  # type: ignore[attr-defined]
         if type(item) in _MUTABLE or isinstance(item, tuple):
             nodes.setdefault(id(item), item)
             found.append(id(item))
@@ -414,11 +409,12 @@ _LARGE = 64  # items: from this size on, a value kept over calls is checked by i
 
 
 def _view(value: object) -> object:
-    """What iterates over the items of a shared value, as it changes."""
+    """What iterates over the items of a container that may hold shared values (none for a set,
+    bytearray or UserString, whose items never are)."""
     tp = type(value)
     if tp in _DICTS or tp is collections.UserDict:
         return value.values()  # type: ignore[union-attr]
-    return value if tp in (list, collections.deque, collections.UserList) else ()
+    return value if tp in (list, collections.deque, collections.UserList) or isinstance(value, tuple) else ()
 
 
 def _print(value: object) -> bytes | None:
@@ -426,30 +422,13 @@ def _print(value: object) -> bytes | None:
     the same object) and the ids of its items (marshal writes two equal rows swapped, or a bytearray and
     equal bytes, alike; a shared item is kept alive by the table, so its id is its own), or None where
     marshal cannot write it (a handle inside: then it is encoded)."""
-    tp = type(value)
-    items = value.values() if tp in _DICTS else value.data.values() if tp is collections.UserDict \
-        else value.data if tp is collections.UserList else value  # type: ignore[union-attr]
     try:
-        return marshal.dumps(value) + array.array("Q", map(id, items)).tobytes()  # type: ignore[arg-type]
+        return marshal.dumps(value) + array.array("Q", map(id, _view(value))).tobytes()  # type: ignore[arg-type]
     except (ValueError, TypeError):
         return None
+
+
 _NOTHING = object()
-
-
-class _Reencode:
-    """A peer for recomputing a received set's state (its items are never mutable)."""
-
-    def __init__(self, shared: Shared) -> None:
-        self.other = shared.other
-
-    def ref(self, value: object, depth: int) -> dict:
-        raise WireError("malformed value: a set holds a mutable value")
-
-    def enter(self, container: object) -> None:
-        pass
-
-    def leave(self) -> None:
-        pass
 
 
 def _empty_deque(state: object) -> object:
