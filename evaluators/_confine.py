@@ -27,7 +27,6 @@ import os
 import re
 import signal
 import stat
-import subprocess
 import sys
 import sysconfig
 import time
@@ -44,6 +43,11 @@ SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 libc = ctypes.CDLL(None, use_errno=True)
 _ZYGOTE_MB = 32  # the zygote lives in the run cgroup too (its children are born there): room for what it allocates
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # pivot_root has no libc wrapper: syscall numbers
+# Extension modules that cannot work in a run (no display, no terminal, no NIS server) and whose
+# libraries (X11, Tk, ncurses, readline, Kerberos...) would be ~30 more bind mounts in the programs'
+# root, which every run's mount namespace copies and tears down (2% of a HumanEval run's CPU).
+_UNUSABLE_IN_A_RUN = ("_tkinter.", "_curses.", "_curses_panel.", "readline.", "nis.")
+RUN_NAMESPACES = ("pid", "mnt", "ipc", "uts")  # the ones each run gets new, as /proc/self/ns names them
 
 
 def _check(ret: int, what: str) -> None:
@@ -69,8 +73,10 @@ def _bind_ro(source: str, target: str, extra: int = MS_NODEV) -> None:
 
 
 # -- the read-only root ---------------------------------------------------------------------------
-def _needed_paths() -> list[str]:
+def needed_paths() -> list[str]:
     """Host paths the interpreter needs: itself (with its symlinks), stdlib, libpython, shared libs."""
+    import subprocess  # here: the zygote, which is handed these paths, does not carry it
+
     stdlib = sysconfig.get_paths()["stdlib"]
     # the interpreter by its real path: a venv's link may sit under /tmp (a clone there), which each
     # run's own tmpfs covers; the child's sys.executable is set to this path too
@@ -81,7 +87,8 @@ def _needed_paths() -> list[str]:
     dynload = os.path.join(stdlib, "lib-dynload")
     binaries = [os.path.realpath(sys.executable)]
     if os.path.isdir(dynload):
-        binaries += [os.path.join(dynload, f) for f in os.listdir(dynload) if f.endswith(".so")]
+        binaries += [os.path.join(dynload, f) for f in os.listdir(dynload)
+                     if f.endswith(".so") and not f.startswith(_UNUSABLE_IN_A_RUN)]
     try:
         out = subprocess.run(["ldd", *binaries], capture_output=True, text=True, check=False).stdout
     except FileNotFoundError:  # a minimal image (the Docker sandbox's) has no ldd and nothing else to hide
@@ -125,11 +132,12 @@ def own_mounts() -> None:
     mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
-def build_root(root: str) -> None:
-    """Turn the empty directory ``root`` into the programs' read-only root and pivot into it (after own_mounts)."""
+def build_root(root: str, needed: list[str]) -> None:
+    """Turn the empty directory ``root`` into the programs' read-only root, holding the host paths ``needed``
+    (:func:`needed_paths`), and pivot into it (after own_mounts)."""
     mount("promptgym-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
     seen: set[str] = set()
-    for path in sorted(_needed_paths(), key=len):
+    for path in sorted(needed, key=len):
         _replicate(root, path, seen)
     for d in ("tmp", "proc", "dev", "etc", ".old"):
         os.makedirs(os.path.join(root, d), mode=0o755, exist_ok=True)
@@ -170,9 +178,23 @@ def private_world_possible() -> str:
 
 
 def enter_run_namespaces(tmp_mb: int, uid: int) -> None:
-    """In the run's child (PID 1 of its own PID namespace): private mounts, IPC, UTS; /tmp and /proc of its own."""
-    unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+    """In the zygote, right before it forks a run's child: new mount, IPC and UTS namespaces with a private
+    /tmp, and a new PID namespace for the child (PID 1 there). Left with :func:`leave_run_namespaces`."""
+    unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
     mount("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=700,uid={uid},gid={uid}")
+    libc.sethostname(b"sandbox", 7)
+
+
+def leave_run_namespaces(home: list[int]) -> None:
+    """In the zygote, once the child is forked: back to its own namespaces (``home``: descriptors of
+    /proc/self/ns/{pid,mnt,ipc,uts}); the run's go with the run's last process."""
+    for fd in home:
+        _check(libc.setns(fd, 0), "setns")
+
+
+def mount_run_proc() -> None:
+    """In the run's child, PID 1 of its own PID namespace: a /proc of its own (a proc mount shows the PID
+    namespace of the process that mounts it, so the zygote cannot do this for the child)."""
     try:
         # only the processes' own entries: the host-wide files (stat's fork count, loadavg's last pid,
         # vmstat, sys, keys...) hold counters a run could move and the next read back (Linux >= 5.8)
@@ -180,7 +202,6 @@ def enter_run_namespaces(tmp_mb: int, uid: int) -> None:
     except OSError:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         hide_proc_keys()
-    libc.sethostname(b"sandbox", 7)
 
 
 # -- cgroups --------------------------------------------------------------------------------------

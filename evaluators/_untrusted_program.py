@@ -12,7 +12,6 @@ import builtins
 import importlib
 import os
 import sys
-import tempfile
 import types
 
 import _wire
@@ -182,6 +181,17 @@ def _fresh_main() -> dict:
     return main.__dict__
 
 
+def _temporary_file():  # noqa: ANN202
+    """An unnamed file in the run's temporary directory (tempfile's import would cost every run's zygote memory)."""
+    where = os.environ.get("TMPDIR", "/tmp")
+    try:
+        return open(os.open(where, os.O_TMPFILE | os.O_RDWR, 0o600), "w+b")
+    except OSError:  # a file system without O_TMPFILE (overlayfs before Linux 6.6)
+        import tempfile
+
+        return tempfile.TemporaryFile(dir=where)
+
+
 def run_script(code: object, stdin: str) -> str:
     """Run compiled ``code`` as ``__main__`` on ``stdin``; what it wrote to its standard output.
 
@@ -190,7 +200,7 @@ def run_script(code: object, stdin: str) -> str:
     """
     saved_fds = os.dup(0), os.dup(1)
     saved_streams = sys.stdin, sys.stdout
-    with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as out:
+    with _temporary_file() as inp, _temporary_file() as out:
         inp.write(stdin.encode("utf-8"))
         inp.seek(0)
         os.dup2(inp.fileno(), 0)

@@ -27,32 +27,6 @@ import _trusted_judge  # noqa: E402
 import _wire  # noqa: E402
 import _zygote  # noqa: E402
 
-# Imported once here so that a run costs no import time: what most generated programs use. Kept
-# short on purpose: every preloaded page is one more the kernel maps at each fork (measured: a
-# 24 MB worker forks ~2 ms slower than an 11 MB one), and the rest of the stdlib imports normally.
-PRELOAD = "re math typing collections heapq itertools functools operator copy bisect string cmath array".split()
-# Where the program's uid cannot read the stdlib (no mount namespace permitted), children can only use
-# what the worker already imported, so the rest of what generated code commonly imports comes too.
-PRELOAD_FALLBACK = (
-    "datetime random hashlib statistics fractions decimal json struct textwrap unicodedata calendar enum "
-    "dataclasses io abc numbers ctypes subprocess threading signal time queue socket select selectors locale "
-    "pprint glob pathlib shutil tempfile traceback inspect weakref contextlib warnings base64 binascii zlib uuid "
-    "secrets csv difflib fnmatch codecs encodings.idna encodings.ascii encodings.latin_1 encodings.utf_16 "
-    "encodings.utf_32 encodings.unicode_escape encodings.raw_unicode_escape encodings.punycode encodings.cp1252 "
-    "unittest doctest collections.abc concurrent.futures multiprocessing"
-).split()
-
-
-def _preload(names: list[str]) -> None:
-    for name in names:
-        try:
-            __import__(name)
-        except ImportError:  # a trimmed stdlib (the Docker image) may lack one; programs just can't import it
-            pass
-
-
-_preload(PRELOAD)
-
 from _confine import (  # noqa: E402
     CLONE_NEWNET, CLONE_NEWNS, MB, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
     MS_REC, MS_REMOUNT, libc, mount as _mount,
@@ -116,7 +90,7 @@ def _confine_fs() -> str:
     tracebacks keep working; nothing else there is visible), and covers site-packages with empty
     tmpfs (programs get the stdlib only, as in the Docker image). Returns "mounted", "readable"
     (nothing to do: the stdlib is reachable already) or "preloaded" (not permitted: programs can
-    import only PRELOAD).
+    import only what the zygote preloaded).
     """
     stdlib, needed, hide = _private_paths()
     root = _hidden_root(stdlib)
@@ -384,10 +358,8 @@ def serve(read, write, uid: int, secret: str = "") -> None:
     isolate = _unshare_net()
     # likewise one private mount namespace (see _confine_fs), set up once: no cost per run
     stdlib = _confine_fs() if uid and os.getuid() == 0 else "readable"
-    if stdlib == "preloaded":
-        _preload(PRELOAD_FALLBACK)
     _only_stdlib_imports()
-    zygote = _zygote.Zygote(uid)  # before any job: the zygote's memory never holds a test
+    zygote = _zygote.Zygote(uid, preload_all=stdlib == "preloaded")  # before any job: it never holds a test
     judge = _Judge(_zygote.new_uid(uid) if uid else 0)
     info = {"network_isolated": isolate, "stdlib": stdlib, **zygote.hello}
     hello = json.dumps({"ready": True, "pid": os.getpid(), "zygote_pid": zygote.pid, "judge_pid": judge.pid,

@@ -77,7 +77,7 @@ class Sandbox:
         self._docker: Any = None
         self._closed = False
         self.network_isolated: bool | None = None
-        # "mounted" / "readable": programs can import the whole stdlib; "preloaded": only _worker.PRELOAD
+        # "mounted" / "readable": programs can import the whole stdlib; "preloaded": only _zygote.PRELOAD
         self.stdlib: str | None = None
         for _ in range(self.n_workers):
             self._idle.put(self._new_worker())

@@ -221,7 +221,7 @@ STDLIB_PROBE = (
 
 
 def test_stdlib_imports_alike_on_both_backends(sb) -> None:
-    from evaluators._worker import PRELOAD
+    from evaluators._zygote import PRELOAD
 
     # the point: modules the worker did NOT preload must import in the process backend as in Docker
     assert not {"xml.etree.ElementTree", "sqlite3", "zoneinfo", "email", "html.parser"} & set(PRELOAD)
