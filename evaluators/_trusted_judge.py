@@ -65,8 +65,8 @@ class ProgramGone(Exception):
 class _Link:
     """The judge's end of the channel to the program, with its handle, callback and shared-value tables."""
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, channel: _wire.Endpoint) -> None:
+        self.channel = channel
         self.callbacks: list[object] = []
         self.callback_ids: dict[int, int] = {}
         self.shared = _wire.Shared(-1, self._other)
@@ -156,7 +156,7 @@ class _Link:
                 let_go, self._let_go = [i for i in self._let_go if i not in self.proxies], []
                 if let_go:
                     message["relh"] = let_go
-        _wire.send(self.fd, message)
+        self.channel.send(message)
 
     def request(self, message: dict) -> dict:
         """Send one request and serve the program's callbacks until its reply comes; the reply's
@@ -167,7 +167,7 @@ class _Link:
         try:
             self._send(message, request=True)
             while True:
-                reply = _wire.recv(self.fd)
+                reply = self.channel.recv()
                 if type(reply) is not dict:
                     raise _wire.WireError("reply is not an object")
                 if "cb" in reply:
@@ -406,13 +406,13 @@ def _describe(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__).replace("\n", " ")[:500]
 
 
-def judge(job: dict, fd: int, write_record) -> None:
-    """Run ``job``'s setup and tests against the program served on ``fd``; report through ``write_record``."""
+def judge(job: dict, channel: _wire.Endpoint, write_record) -> None:
+    """Run ``job``'s setup and tests against the program served on ``channel``; report through ``write_record``."""
     entry_point = job.get("entry_point") or ""
     try:
         compiled, setup_code, wanted = _prepare(tuple(job["tests"]), job.get("setup", "") or "", entry_point)
     except SyntaxError as exc:  # tests are trusted input; a broken one is the caller's error
-        _wire.send(fd, {"program": "", "mode": "function"})
+        channel.send({"program": "", "mode": "function"})
         write_record("E test syntax error: " + _describe(exc))
         return
     # the program may supply only names that are not builtins, except the task's own entry point
@@ -423,11 +423,11 @@ def judge(job: dict, fd: int, write_record) -> None:
     wanted = sorted(n for n in wanted - set(_JUDGE_HELPERS) - modules
                     if n not in _BUILTIN_NAMES or n == entry_point)
     # the names travel with the program and come back with its load: one round trip fewer per run
-    _wire.send(fd, {"program": job["program"], "mode": "stdio" if stdio else "function", "names": wanted})
-    link = _Link(fd)
+    channel.send({"program": job["program"], "mode": "stdio" if stdio else "function", "names": wanted})
+    link = _Link(channel)
     try:
         try:
-            hello = _wire.recv(fd)
+            hello = channel.recv()
         except (EOFError, OSError, _wire.WireError):
             write_record("X")
             return
@@ -498,7 +498,7 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise JudgeTimeout
 
 
-def run(job: dict, fd: int, record_fd: int) -> None:
+def run(job: dict, channel: _wire.Endpoint, record_fd: int) -> None:
     """Judge one job, then say done; a pure-judge loop is cut at the job's time limit.
 
     The records go to the worker in one write at the end, whichever way the judging ends (the
@@ -511,7 +511,7 @@ def run(job: dict, fd: int, record_fd: int) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, float(job["timeout"]))
     try:
-        judge(job, fd, write_record)
+        judge(job, channel, write_record)
         write_record("D")
     except JudgeTimeout:
         pass  # the worker sees no "D" and, past its deadline, reports the timeout
@@ -523,21 +523,21 @@ def run(job: dict, fd: int, record_fd: int) -> None:
 
 
 def serve(channel: int) -> None:
-    """The judge process' loop: per job, its two descriptors (program channel, records) then the job."""
+    """The judge process' loop: per job, its three descriptors (the program's two pipes, records) then the job."""
     sys.setrecursionlimit(10_000)
     _wire.fix_modules()  # modules and classes a program names are those imported by now, never more
     sock = socket.socket(fileno=channel)
     while True:
         try:
-            marker, fds, _, _ = socket.recv_fds(sock, 1, 2)
-            if not marker or len(fds) != 2:
+            marker, fds, _, _ = socket.recv_fds(sock, 1, 3)
+            if not marker or len(fds) != 3:
                 return
             job = _wire.recv(channel)
         except (EOFError, OSError):
             return
         _wire.forget_peer_classes()  # nothing one run's values built is there for the next to find or time
         try:
-            run(job, fds[0], fds[1])
+            run(job, _wire.Endpoint(fds[0], fds[1]), fds[2])
         finally:
             for fd in fds:
                 os.close(fd)

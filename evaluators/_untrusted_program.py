@@ -38,8 +38,8 @@ def describe(exc: BaseException) -> list[str]:
 class _Server:
     """Answers the judge's requests about one loaded program."""
 
-    def __init__(self, fd: int, namespace: dict) -> None:
-        self.fd, self.namespace = fd, namespace
+    def __init__(self, channel: _wire.Endpoint, namespace: dict) -> None:
+        self.channel, self.namespace = channel, namespace
         self.handles: dict[int, object] = {}
         self.handle_ids: dict[int, int] = {}
         self._next_handle = 0
@@ -108,7 +108,7 @@ class _Server:
             body = {"exc": describe(exc)}
             data = _wire.frame(body)
         self.shared.drop(body.get("drop", []))
-        _wire.write(self.fd, data)
+        self.channel.write(data)
 
     def _callback(self, ident: object):
         def judge_callable(*args, **kwargs):
@@ -161,7 +161,7 @@ class _Server:
     def serve_until_reply(self) -> dict:
         """Serve requests until the judge answers a callback (or forever, at the top level)."""
         while True:
-            message = _wire.recv(self.fd)
+            message = self.channel.recv()
             if not isinstance(message, dict):
                 raise _wire.WireError("message is not an object")
             self.receive(message)
@@ -228,8 +228,8 @@ def run_script(code: object, stdin: str) -> str:
         return out.read().decode("utf-8", "replace")
 
 
-def serve(program: str, fd: int, mode: str = "function", names: list[str] | None = None) -> None:
-    """Load ``program`` as ``__main__`` (a script: only compile it) and answer the judge on ``fd``.
+def serve(program: str, channel: _wire.Endpoint, mode: str = "function", names: list[str] | None = None) -> None:
+    """Load ``program`` as ``__main__`` (a script: only compile it) and answer the judge on ``channel``.
 
     The reply to the load carries the ``names`` the judge asked for with the program, sparing a round trip."""
     namespace = _fresh_main()
@@ -240,12 +240,12 @@ def serve(program: str, fd: int, mode: str = "function", names: list[str] | None
         else:
             exec(code, namespace)
     except MemoryError:
-        _wire.send(fd, {"load": "error", "error": ["MemoryError", ""]})
+        channel.send({"load": "error", "error": ["MemoryError", ""]})
         return
     except BaseException as exc:  # SystemExit, KeyboardInterrupt and all: the program did not load
-        _wire.send(fd, {"load": "error", "error": describe(exc)})
+        channel.send({"load": "error", "error": describe(exc)})
         return
-    server = _Server(fd, namespace)
+    server = _Server(channel, namespace)
     hello: dict = {"load": "ok"}
     if names:
         hello.update(server.answer({"op": "names", "names": names}))
@@ -268,34 +268,26 @@ def f(a, b=None, *rest):
 
 
 def warm_up() -> None:
-    """Serve a few calls over a socket pair in this process (the zygote), so that every run's child
-    finds the protocol's code already specialised by CPython (3.11+ rewrites a function's bytecode in
-    place as it runs it: in a forked child, each page so written is a copy-on-write fault)."""
-    import socket
-
-    ours, theirs = socket.socketpair()
+    """Serve a few calls over pipes in this process (the zygote), so that every run's child finds the
+    protocol's code already specialised by CPython (3.11+ rewrites a function's bytecode in place as it
+    runs it: in a forked child, each page so written is a copy-on-write fault)."""
+    to_server, to_judge = os.pipe(), os.pipe()
+    ours = _wire.Endpoint(to_judge[0], to_server[1])
     try:
         namespace: dict = {}
         exec(compile(_WARM_UP, "<warm-up>", "exec"), namespace)
-        server = _Server(theirs.fileno(), namespace)
+        server = _Server(_wire.Endpoint(to_server[0], to_judge[1]), namespace)
         judge = _wire.Shared(-1, lambda value: {"cb": 0})
         for i in range(24):
             args, sink = [[i, "x", (i, 2.5)], []], []
             message = {"op": "call", "o": 0, "args": [judge.encode(a) for a in args], "kw": {"b": judge.encode(sink)}}
             message["objs"] = judge.outgoing()
             judge.drop(list(judge.objects))
-            _wire.send(ours.fileno(), {"op": "names", "names": ["f", "Box"]} if i == 0 else message)
+            ours.send({"op": "names", "names": ["f", "Box"]} if i == 0 else message)
             if i == 0:
                 server.handles[0] = namespace["f"]
-        _wire.send(ours.fileno(), {"ok": None})  # not a request: the server loop returns
+        ours.send({"ok": None})  # not a request: the server loop returns
         server.serve_until_reply()
-        ours.setblocking(False)
-        while True:
-            try:
-                if not ours.recv(1 << 16):
-                    break
-            except BlockingIOError:
-                break
     finally:
-        ours.close()
-        theirs.close()
+        for fd in (*to_server, *to_judge):
+            os.close(fd)

@@ -208,10 +208,10 @@ class _Judge:
                 os._exit(0)
         theirs.close()
 
-    def start(self, job: dict, proto: int, records: int) -> None:
-        """Hand one job to the judge with the program's channel and the records pipe."""
+    def start(self, job: dict, proto: list[int], records: int) -> None:
+        """Hand one job to the judge with its ends of the program's pipes (from, to) and the records pipe."""
         data = b"J" + _wire.frame(job)  # the descriptors ride with the first byte: one message, one wake-up
-        sent = socket.send_fds(self.sock, [data], [proto, records])
+        sent = socket.send_fds(self.sock, [data], [*proto, records])
         if sent < len(data):
             self.sock.sendall(data[sent:])
 
@@ -233,15 +233,12 @@ def execute(job: dict, zygote: _zygote.Zygote, judge: _Judge) -> tuple[dict, boo
     """Run one job; the result dict, and whether the judge must be replaced (it overran the limit)."""
     start = time.monotonic()
     deadline = start + float(job["timeout"])
-    proto_judge, proto_program = socket.socketpair()
+    to_program, to_judge = os.pipe(), os.pipe()
     pipes = {name: os.pipe() for name in ("rec", "out", "err")}
-    program_pid = zygote.start(job, [proto_program.fileno(), pipes["out"][1], pipes["err"][1]])
-    proto_program.close()
-    os.close(pipes["out"][1])
-    os.close(pipes["err"][1])
-    judge.start(job, proto_judge.fileno(), pipes["rec"][1])
-    proto_judge.close()
-    os.close(pipes["rec"][1])
+    program_pid = zygote.start(job, [to_program[0], to_judge[1], pipes["out"][1], pipes["err"][1]])
+    judge.start(job, [to_judge[0], to_program[1]], pipes["rec"][1])
+    for fd in (*to_program, *to_judge, pipes["out"][1], pipes["err"][1], pipes["rec"][1]):
+        os.close(fd)
     limit = int(job.get("max_output", 64 * 1024))
     caps = {name: _Capture(r, limit if name != "rec" else 4 * MB) for name, (r, _) in pipes.items()}
     poller = select.poll()

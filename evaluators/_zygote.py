@@ -47,7 +47,7 @@ PRELOAD_FALLBACK = (
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 _CONFIG_BYTES = 1 << 20  # the worker's settings message: the root's paths are the bulk (~10 KB)
-PROTO_FD = 3  # the program child's end of its channel to the judge
+PROTO_IN, PROTO_OUT = 3, 4  # the program child's ends of its two pipes to and from the judge
 _SECCOMP: object = None  # the zygote's prebuilt filter, inherited by each run's child
 try:  # fork(2) called with the GIL held, skipping CPython's after-fork work (see _fork)
     _LIBC_FORK = ctypes.PyDLL(None, use_errno=True).fork
@@ -144,13 +144,14 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
             pass
         if cgroup is not None and not zygote_in_cgroup:
             cgroup.join()
-        proto, out, err = fds
+        proto_in, proto_out, out, err = fds  # received in this order, so numbered upwards from 3 at least
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(err, 2)
-        os.dup2(proto, PROTO_FD)
-        os.closerange(PROTO_FD + 1, 65536)  # nothing of the zygote's is the program's
+        os.dup2(proto_in, PROTO_IN)
+        os.dup2(proto_out, PROTO_OUT)
+        os.closerange(PROTO_OUT + 1, 65536)  # nothing of the zygote's is the program's
         cpu = int(float(job["timeout"])) + 1
         limits = [
             (resource.RLIMIT_CPU, (cpu, cpu + 1)),
@@ -171,8 +172,9 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
             _program_process_state(workdir)
         stdout, stderr = sys.stdout, sys.stderr
         _confine.install_seccomp(_SECCOMP)  # last: our own set-up above used some of what it denies
-        first = _wire.recv(PROTO_FD)  # the judge sends the program; nothing else of the job comes here
-        _untrusted_program.serve(first["program"], PROTO_FD, first.get("mode", "function"), first.get("names"))
+        channel = _wire.Endpoint(PROTO_IN, PROTO_OUT)
+        first = channel.recv()  # the judge sends the program; nothing else of the job comes here
+        _untrusted_program.serve(first["program"], channel, first.get("mode", "function"), first.get("names"))
         for stream in (stdout, stderr):
             try:
                 stream.flush()
@@ -242,7 +244,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
     gc.freeze()  # children's collections then leave our objects (and their pages) alone: fewer COW copies
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+            msg, fds, _, _ = socket.recv_fds(sock, 65536, 4)
         except OSError:
             return
         if not msg:

@@ -222,17 +222,17 @@ import sys as _pg_sys
 _pg_ref = {ep}
 _pg_depth = [0]
 _pg_wire = _pg_sys.modules["_wire"]  # the protocol's module, in the program's own process
-_pg_recv = _pg_wire.recv
+_pg_recv = _pg_wire.Endpoint.recv
 
 
-def _pg_logged(fd):  # the shape of every message the judge sends: what it lets go of, what it updates
-    message = _pg_recv(fd)
+def _pg_logged(channel):  # the shape of every message the judge sends: what it lets go of, what it updates
+    message = _pg_recv(channel)
     if isinstance(message, dict):
         print("MSG", sorted(message), len(message.get("rel", ())), len(message.get("objs", ())))
     return message
 
 
-_pg_wire.recv = _pg_logged
+_pg_wire.Endpoint.recv = _pg_logged
 
 
 def _pg_wrong(r):  # the same type, another value
