@@ -263,10 +263,7 @@ def execute(job: dict, zygote: _zygote.Zygote, judge: _Judge) -> tuple[dict, boo
         wake = min(deadline + (_JUDGE_GRACE_S if timed_out else 0), grace_end) - now
         for fd, _ in poller.poll(max(wake, 0.0) * 1000 + 1):
             if fd == zygote.sock.fileno():
-                reply = zygote.sock.recv(65536)
-                if not reply:
-                    raise RuntimeError("the program zygote died")
-                program_status = json.loads(reply)["status"]
+                program_status = zygote.receive()
                 poller.unregister(fd)
             elif not by_fd[fd].read():
                 poller.unregister(fd)
@@ -276,7 +273,7 @@ def execute(job: dict, zygote: _zygote.Zygote, judge: _Judge) -> tuple[dict, boo
     duration = time.monotonic() - start
     if program_status is None:  # the judge overran: end the program and wait for its status
         _kill(program_pid)
-        program_status = json.loads(zygote.sock.recv(65536))["status"]
+        program_status = zygote.receive()
     for cap in caps.values():  # every writer is dead now (or done): drain to EOF
         if cap.fd == rec_fd and not judge_done:
             os.close(cap.fd)

@@ -21,6 +21,7 @@ import os
 import resource
 import signal
 import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I drops the script's dir
@@ -47,6 +48,7 @@ PRELOAD_FALLBACK = (
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 _CONFIG_BYTES = 1 << 20  # the worker's settings message: the root's paths are the bulk (~10 KB)
+_STATUS = struct.Struct("=i")  # the zygote's words to the worker: a pid, an exit status
 PROTO_IN, PROTO_OUT = 3, 4  # the program child's ends of its two pipes to and from the judge
 _SECCOMP: object = None  # the zygote's prebuilt filter, inherited by each run's child
 try:  # fork(2) called with the GIL held, skipping CPython's after-fork work (see _fork)
@@ -270,13 +272,17 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
         if pid == 0:
             sock.close()
             _program_child(job, fds, uid, world, workdir, cgroup, zygote_in_cgroup)
-        if world == "private":
-            _confine.leave_run_namespaces(home)  # so that the next run's are made fresh from ours again
+        # while the child lives, each page we write is copied (the child shares it): so only the pid is
+        # sent now, in few bytes, and the rest waits for the child's end (~60 fewer copies a run)
+        sock.send(_STATUS.pack(pid))
+        _, status = os.waitpid(pid, 0)
         for fd in fds:
             os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
-        _, status = os.waitpid(pid, 0)
-        if world != "private":
+        if world == "private":
+            # so that the next run's are made fresh from ours again. Nothing is left to reap: a PID
+            # namespace's processes all end, and are reaped in it, before its first does
+            _confine.leave_run_namespaces(home)
+        else:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -285,8 +291,8 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
                 _confine.clean_up_uid(uid, workdir)
             else:
                 _confine.remove_tree(workdir)
-        _reap()
-        sock.send(json.dumps({"status": status}).encode())
+            _reap()
+        sock.send(_STATUS.pack(status))
 
 
 def _reap() -> None:
@@ -348,7 +354,14 @@ class Zygote:
         """Start the program's child for ``job`` with its channel and output pipes; its pid."""
         limits = {k: job[k] for k in ("timeout", "memory_mb", "max_procs", "max_file_mb", "tmp_mb") if k in job}
         socket.send_fds(self.sock, [json.dumps(limits).encode()], fds)
-        return json.loads(self.sock.recv(65536))["pid"]
+        return self.receive()
+
+    def receive(self) -> int:
+        """The zygote's next word: the child's pid after ``start``, then its exit status."""
+        data = self.sock.recv(_STATUS.size)
+        if len(data) != _STATUS.size:
+            raise RuntimeError("the program zygote died")
+        return _STATUS.unpack(data)[0]
 
 
 if __name__ == "__main__":
