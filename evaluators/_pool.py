@@ -26,6 +26,7 @@ class Channel:
 
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self.read_fd, self.write_fd = read_fd, write_fd
+        self._buffer = b""  # read past a frame: the start of the next one
 
     def send(self, obj: dict[str, Any]) -> None:
         """Send one frame."""
@@ -38,7 +39,8 @@ class Channel:
             raise WorkerDied(f"cannot write to worker: {exc}") from exc
 
     def _read_exact(self, n: int, deadline: float) -> bytes:
-        buf = bytearray()
+        """``n`` bytes: what the last read left over, then reads of up to 64 KiB (a result frame is usually one)."""
+        buf = self._buffer
         while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -47,13 +49,14 @@ class Channel:
             if not ready:
                 continue
             try:
-                chunk = os.read(self.read_fd, n - len(buf))
+                chunk = os.read(self.read_fd, max(n - len(buf), 1 << 16))
             except OSError as exc:
                 raise WorkerDied(f"cannot read from worker: {exc}") from exc
             if not chunk:
                 raise WorkerDied("worker closed its channel")
             buf += chunk
-        return bytes(buf)
+        self._buffer = buf[n:]
+        return buf[:n]
 
     def recv(self, deadline: float) -> dict[str, Any]:
         """Receive one frame, or raise WorkerDied at ``deadline``."""

@@ -25,6 +25,7 @@ Records written to the worker, one per line: ``P i`` / ``F i msg`` (test i passe
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import importlib
@@ -395,8 +396,10 @@ def _free_names(sources: list[tuple[str, str]]) -> set[str]:
 def _prepare(tests: tuple[str, ...], setup: str, entry_point: str) -> tuple[list, object, frozenset[str]]:
     """Compiled tests (their assertions made blind, ``_blind_tests``) and setup, and the names they read:
     kept, since RL judges the same tasks over and over."""
-    judge_names = _blind_tests.judge_defined([setup, *tests])
-    compiled = [_blind_tests.blind(t, TEST_FILE, judge_names, frozenset({entry_point})) for t in tests]
+    trees = [ast.parse(t, TEST_FILE) for t in tests]  # once: the names and the rewrite read the same trees
+    judge_names = _blind_tests.judge_defined([setup, *trees])
+    compiled = [_blind_tests.blind(t, TEST_FILE, judge_names, frozenset({entry_point}), tree)
+                for t, tree in zip(tests, trees)]
     setup_code = compile(setup, SETUP_FILE, "exec")
     return compiled, setup_code, frozenset(_free_names([(setup, SETUP_FILE)] + [(t, TEST_FILE) for t in tests]))
 
