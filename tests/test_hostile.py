@@ -255,3 +255,28 @@ def test_private_directories_stay_private(sb) -> None:
         assert r.passed and token not in r.stdout, r
     finally:
         os.remove(secret)
+
+
+WORLD_PROBE = (
+    "import json, os, socket\n"
+    "print(json.dumps({'root': sorted(os.listdir('/')), 'host': socket.gethostname(), 'tmp': os.listdir('/tmp')}))\n"
+    "open('/tmp/left-by-a-run', 'w').close()\n"
+    "def f(x):\n    return x + 1\n"
+)
+
+
+def test_every_run_gets_a_fresh_world_over_the_same_private_root(sb) -> None:
+    """The zygote makes each run's namespaces right before its fork and goes back to its own after:
+    no run sees what the last one left in its /tmp, and the tenth run sees the same root as the first
+    (a zygote that went back to the worker's mount namespace instead showed its second run the host's
+    files). Namespace ids are not compared: the kernel reuses a freed namespace's number."""
+    results = sb.run_many([dict(program=WORLD_PROBE, tests=TESTS)] * 10)
+    assert all(r.passed for r in results), results
+    if results[0].extra.get("world") != "private":
+        pytest.skip(f"no private world here: {results[0].extra.get('world')}")
+    import json
+
+    seen = [json.loads(r.stdout) for r in results]
+    assert all(s["root"] == seen[0]["root"] for s in seen), [s["root"] for s in seen]
+    assert not {"var", "work", "home"} & set(seen[0]["root"]), seen[0]["root"]
+    assert all(s["host"] == "sandbox" and s["tmp"] == [] for s in seen), seen
