@@ -2,8 +2,9 @@
 
 Standard library only, run as a script (``python -I _worker.py``) by the process backend and as the
 server inside each Docker container. Frames to and from the host are a 4-byte big-endian length
-and a JSON body. Before any job arrives, the worker forks the *program zygote* (``_zygote``), whose
-memory never holds a test: for each job it forks the program's child into a fresh private world.
+and a JSON body. Before any job arrives, the worker starts the *program zygote* (``_zygote``, an
+interpreter of its own), whose memory never holds a test: for each job it forks the program's child
+into a fresh private world.
 The worker itself forks the *judge* (``_trusted_judge``), which holds the tests, runs them in its
 own interpreter against proxies of the program's names, and writes its verdict records to a pipe
 only the worker reads. The worker enforces the wall clock, kills what is left and reports.
@@ -29,11 +30,9 @@ import _zygote  # noqa: E402
 
 from _confine import (  # noqa: E402
     CLONE_NEWNET, CLONE_NEWNS, MB, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-    MS_REC, MS_REMOUNT, libc, mount as _mount,
+    MS_REC, MS_REMOUNT, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, libc, mount as _mount,
 )
 
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
 _FLUSH_GRACE_S = 0.5  # after the judge hangs up, the program's child flushes its output and exits
 _JUDGE_GRACE_S = 2.0  # past the deadline, a judge that has not finished (its alarm failed) is replaced
 JUDGE_MEMORY_MB = 1024  # the judge holds the tests and what the program returns (frames <= 64 MiB)

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I drops the s
 import _confine  # noqa: E402
 import _untrusted_program  # noqa: E402
 import _wire  # noqa: E402
-from _confine import MB  # noqa: E402
+from _confine import MB, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE  # noqa: E402
 
 # Imported once here so that a run costs no import time: what most generated programs use. Kept
 # short on purpose: every preloaded page is one more the kernel maps at each fork (measured: a
@@ -45,8 +45,6 @@ PRELOAD_FALLBACK = (
     "unittest doctest collections.abc concurrent.futures multiprocessing"
 ).split()
 
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
 _CONFIG_BYTES = 1 << 20  # the worker's settings message: the root's paths are the bulk (~10 KB)
 _STATUS = struct.Struct("=i")  # the zygote's words to the worker: a pid, an exit status
 PROTO_IN, PROTO_OUT = 3, 4  # the program child's ends of its two pipes to and from the judge
