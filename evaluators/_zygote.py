@@ -133,15 +133,6 @@ def _program_child(job: dict, fds: list[int], uid: int, world: str, workdir: str
         if world == "private":
             _confine.mount_run_proc()  # the zygote made its other namespaces and its /tmp
             workdir = "/tmp"
-        try:  # not the zygote's: the first to go. Bytes through os: Python's text-file stack costs a
-            # fresh child ~150 us of copy-on-write faults, 5 times the write itself
-            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-            try:
-                os.write(fd, b"1000")
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
         if cgroup is not None and not zygote_in_cgroup:
             cgroup.join()
         proto_in, proto_out, out, err = fds  # received in this order, so numbered upwards from 3 at least
@@ -194,6 +185,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
     why_not = _confine.private_world_possible() if base_uid else "no uid of its own for programs"
     world, cgroup, zygote_in_cgroup = "shared", None, False
     proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY) if not why_not else -1  # gone from the root we build
+    oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)  # ours, for the same reason
     if not why_not:
         try:
             _confine.own_mounts()
@@ -224,8 +216,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
         try:
             # children born in the cgroup cost nothing, moving each run's child costs ~1 ms: the zygote
             # joins, where it can keep the cgroup's OOM killer off itself (CAP_SYS_RESOURCE)
-            with open("/proc/self/oom_score_adj", "w") as fh:
-                fh.write("-1000")
+            os.pwrite(oom, b"-1000", 0)
             cgroup.join()
             zygote_in_cgroup = True
         except OSError:
@@ -266,10 +257,14 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
         if world == "private":
             # made here, not in the child: the child then writes (copies) fewer of our pages
             _confine.enter_run_namespaces(int(job.get("tmp_mb", 64)), uid)
+        # what the child inherits: of a run's processes and ours, the first to go. Lowering it again
+        # needs no privilege down to 0, CAP_SYS_RESOURCE below (which the cgroup's -1000 needed too)
+        _write_oom_score(oom, b"1000")
         pid = _fork()
         if pid == 0:
             sock.close()
             _program_child(job, fds, uid, world, workdir, cgroup, zygote_in_cgroup)
+        _write_oom_score(oom, b"-1000" if zygote_in_cgroup else b"0")
         # while the child lives, each page we write is copied (the child shares it): so only the pid is
         # sent now, in few bytes, and the rest waits for the child's end (~60 fewer copies a run)
         sock.send(_STATUS.pack(pid))
@@ -291,6 +286,13 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
                 _confine.remove_tree(workdir)
             _reap()
         sock.send(_STATUS.pack(status))
+
+
+def _write_oom_score(fd: int, value: bytes) -> None:
+    try:
+        os.pwrite(fd, value, 0)
+    except OSError:  # no /proc here: the child keeps ours
+        pass
 
 
 def _reap() -> None:
