@@ -14,6 +14,7 @@ HumanEval run's CPU).
 from __future__ import annotations
 
 import ctypes
+import errno
 import gc
 import io
 import json
@@ -46,7 +47,8 @@ PRELOAD_FALLBACK = (
 ).split()
 
 _CONFIG_BYTES = 1 << 20  # the worker's settings message: the root's paths are the bulk (~10 KB)
-_STATUS = struct.Struct("=i")  # the zygote's words to the worker: a pid, an exit status
+_STATUS = struct.Struct("=i")  # the zygote's words to the worker: a pid, an exit status (a C int)
+_WAIT_STATUS = ctypes.c_int(0)  # see _wait
 PROTO_IN, PROTO_OUT = 3, 4  # the program child's ends of its two pipes to and from the judge
 _SECCOMP: object = None  # the zygote's prebuilt filter, inherited by each run's child
 try:  # fork(2) called with the GIL held, skipping CPython's after-fork work (see _fork)
@@ -268,7 +270,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
         # while the child lives, each page we write is copied (the child shares it): so only the pid is
         # sent now, in few bytes, and the rest waits for the child's end (~60 fewer copies a run)
         sock.send(_STATUS.pack(pid))
-        _, status = os.waitpid(pid, 0)
+        _wait(pid)
         for fd in fds:
             os.close(fd)
         if world == "private":
@@ -285,7 +287,17 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
             else:
                 _confine.remove_tree(workdir)
             _reap()
-        sock.send(_STATUS.pack(status))
+        sock.send(_WAIT_STATUS)  # the worker's second word: the exit status
+        _WAIT_STATUS.value = 0
+
+
+def _wait(pid: int) -> None:
+    """Wait for the run's child. Its wait status (an exit code the program chose) goes only into a
+    buffer the kernel writes and the loop sends, then clears: never into a Python object of ours,
+    which the next run's child, forked from us, could read (a frame's local, a freed int's memory)."""
+    while _confine.libc.waitpid(pid, ctypes.byref(_WAIT_STATUS), 0) < 0:
+        if ctypes.get_errno() != errno.EINTR:
+            raise OSError(ctypes.get_errno(), "waitpid failed")
 
 
 def _write_oom_score(fd: int, value: bytes) -> None:
@@ -296,14 +308,9 @@ def _write_oom_score(fd: int, value: bytes) -> None:
 
 
 def _reap() -> None:
-    """Reap every zombie handed to us as subreaper."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    """Reap every zombie handed to us as subreaper (their statuses unread, as in ``_wait``)."""
+    while _confine.libc.waitpid(-1, None, os.WNOHANG) > 0:
+        pass
 
 
 def _main(fd: int) -> None:

@@ -799,6 +799,31 @@ def test_memo_between_runs(sb) -> None:
     assert _host_leftovers(before, token, uids) == []
 
 
+EXIT_CODE_MEMO = 183  # what a run leaves as its exit status, for the next one to find
+
+
+def test_a_run_cannot_read_the_last_runs_exit_status(sb) -> None:
+    """A run's child is forked from the zygote's loop, with its frames: the wait status of the run
+    before (an exit code its program chose, 8 bits a run) once sat in a local there (a twelfth blind
+    red team carried a memo through it, and a wrong HumanEval/52 passed its fourth run)."""
+    leave = f"import os\nos._exit({EXIT_CODE_MEMO})\n"
+    probe = (
+        "import sys\nseen = []\nframe = sys._getframe()\n"
+        "while frame is not None:\n"
+        "    for value in list(frame.f_locals.values()):\n"
+        "        for v in (value if isinstance(value, (list, tuple)) else [value]):\n"
+        "            if type(v) is int:\n                seen.append(v)\n"
+        "    frame = frame.f_back\n"
+        "SEEN = seen\n"
+    )
+    for program in (leave, leave):  # each worker's last run exits with the memo
+        assert not sb.run(program, ["assert True"]).passed
+    wanted = [EXIT_CODE_MEMO, EXIT_CODE_MEMO << 8]
+    for _ in range(2):  # each worker's next run looks for it
+        r = sb.run(probe, [f"assert SEEN and not set(SEEN) & set({wanted!r})"])
+        assert r.passed, r
+
+
 def test_host_files_are_unreadable(sb) -> None:
     mbpp = os.path.join(os.environ.get("PROMPTGYM_MBPP_PATH", "/nonexistent"), "mbpp.jsonl")
     targets = [mbpp, os.path.join(REPO, "evaluators", "_trusted_judge.py"), "/work/main/evaluators/_trusted_judge.py",
