@@ -199,6 +199,7 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
         cgroup = cg if cg.version else None
         try:
             _confine.build_root(root_dir, needed)
+            del needed  # every run's fork would copy it
             world = "private"
         except OSError as exc:
             why_not = f"cannot build a private root: {exc}"
@@ -323,7 +324,7 @@ def _main(fd: int) -> None:
             __import__(name)
         except ImportError:  # a trimmed stdlib (the Docker image) may lack one; programs just can't import it
             pass
-    _zygote_main(sock, config["root"], config["uid"], config["needed"])
+    _zygote_main(sock, config["root"], config["uid"], config.pop("needed"))
 
 
 class Zygote:
