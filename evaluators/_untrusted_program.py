@@ -182,7 +182,7 @@ def _fresh_main() -> dict:
 
 
 def _temporary_file():  # noqa: ANN202
-    """An unnamed file in the run's temporary directory (tempfile's import would cost every run's zygote memory)."""
+    """An unnamed file in the run's temporary directory (without tempfile, which the zygote does not carry)."""
     where = os.environ.get("TMPDIR", "/tmp")
     try:
         return open(os.open(where, os.O_TMPFILE | os.O_RDWR, 0o600), "w+b")

@@ -7,8 +7,7 @@ reports the child's pid, then its exit status, to the worker. Standard library o
 
 It is started as its own interpreter (``python -I -S _zygote.py FD``), not forked from the worker: a
 run's fork, exit and copy-on-write faults cost in proportion to the zygote's memory, so it holds only
-what it and the programs need (7.4 MB of anonymous memory against the worker's 10.6 MB: 8% of a
-HumanEval run's CPU).
+what it and the programs need (7.4 MB of anonymous memory, where a fork of the worker had 10.6 MB).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from _confine import MB, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE  # noqa: E402
 
 # Imported once here so that a run costs no import time: what most generated programs use. Kept
 # short on purpose: every preloaded page is one more the kernel maps at each fork (measured: a
-# 24 MB worker forks ~2 ms slower than an 11 MB one), and the rest of the stdlib imports normally.
+# 24 MB process forks ~2 ms slower than an 11 MB one), and the rest of the stdlib imports normally.
 PRELOAD = "re math typing collections heapq itertools functools operator copy bisect string cmath array".split()
 # Where the program's uid cannot read the stdlib (no mount namespace permitted), children can only use
 # what the zygote already imported, so the rest of what generated code commonly imports comes too.
@@ -187,7 +186,10 @@ def _zygote_main(sock: socket.socket, root_dir: str, base_uid: int, needed: list
     why_not = _confine.private_world_possible() if base_uid else "no uid of its own for programs"
     world, cgroup, zygote_in_cgroup = "shared", None, False
     proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY) if not why_not else -1  # gone from the root we build
-    oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)  # ours, for the same reason
+    try:
+        oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)  # ours, for the same reason
+    except OSError:
+        oom = -1  # no /proc: runs keep our score
     if not why_not:
         try:
             _confine.own_mounts()
