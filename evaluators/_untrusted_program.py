@@ -2,7 +2,7 @@
 
 Everything here executes in the program's own process and can be read, patched or replaced by
 it: nothing in this module decides a verdict. It never sees the tests, the expected values or the
-judge's state; it only answers requests over one socket (see ``_trusted_judge``), sending back
+judge's state; it only answers requests over its two pipes (see ``_trusted_judge``), sending back
 plain data (``_wire``) or handles for values that must stay here.
 """
 
