@@ -297,7 +297,7 @@ class _Asserts(ast.NodeTransformer):
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
         # asserts are statements: only the statements in a node are visited, never its expressions (most
-        # of a test's nodes, and a third of the time the judge spends on a new task's tests)
+        # of a test's nodes)
         for name in node._fields:
             value = getattr(node, name, None)
             if type(value) is list:
@@ -407,7 +407,8 @@ def blind(source: str, filename: str, judge_names: tuple[frozenset[str], frozens
 
 
 # The judge compiles every new task's tests (per worker): these two stand in for ast.walk and
-# ast.fix_missing_locations, whose generators cost ~40% more (a HumanEval task's tests: 0.82 -> 0.6 ms).
+# ast.fix_missing_locations, whose generators cost ~40% more (with each test parsed once, a HumanEval
+# task's tests compile in 0.64 ms instead of 0.82).
 def _nodes(tree: ast.AST) -> list[ast.AST]:
     """Every node of ``tree``, ``tree`` first (breadth first, as ast.walk)."""
     nodes = [tree]
