@@ -65,8 +65,7 @@ def unshare(flags: int) -> None:
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     """mount(2); OSError on failure."""
     enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
-    if libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
-        _check(-1, f"mount {target}")
+    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
 
 
 def _bind_ro(source: str, target: str, extra: int = MS_NODEV) -> None:
